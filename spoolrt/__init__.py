@@ -1,0 +1,94 @@
+"""spoolrt: the uWSGI spooler as a background-task runtime.
+
+Inside uWSGI, importing spoolrt installs its dispatcher as the spooler callable (chaining to a
+callable that was already there); outside uWSGI importing it does nothing at all.
+"""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .config import configure, get_settings
+from .errors import (
+    BackendUnavailable,
+    BadSignature,
+    ConfigurationError,
+    CorruptSpoolFile,
+    DuplicateTaskName,
+    EnqueueError,
+    ForeignSpoolFile,
+    InvalidTaskOption,
+    PayloadTooLarge,
+    Retry,
+    SerializationError,
+    Skip,
+    SpoolFileError,
+    SpoolrtError,
+    UnknownSpooler,
+    UnknownTask,
+    UnknownTaskType,
+)
+from .handle import TaskHandle
+from .inspection import TaskInfo
+from .outcomes import (
+    Outcome,
+    ResultProcessed,
+    ResultRescheduled,
+    ResultSkipped,
+    RetryPolicy,
+    TaskResult,
+    TaskStatus,
+)
+from .spooler import Spooler
+from .tasks import FunctionCallTask, SpoolerTask, TaskFunction, current_task
+
+__all__ = [
+    # Spooling
+    "Spooler",
+    "SpoolerTask",
+    "FunctionCallTask",
+    "TaskFunction",
+    "TaskHandle",
+    "TaskInfo",
+    "current_task",
+    "configure",
+    "get_settings",
+    # Outcomes
+    "TaskResult",
+    "ResultProcessed",
+    "ResultSkipped",
+    "ResultRescheduled",
+    "Outcome",
+    "TaskStatus",
+    "RetryPolicy",
+    "Retry",
+    "Skip",
+    # Errors
+    "SpoolrtError",
+    "ConfigurationError",
+    "EnqueueError",
+    "InvalidTaskOption",
+    "PayloadTooLarge",
+    "SerializationError",
+    "UnknownSpooler",
+    "BackendUnavailable",
+    "SpoolFileError",
+    "CorruptSpoolFile",
+    "ForeignSpoolFile",
+    "BadSignature",
+    "DuplicateTaskName",
+    "UnknownTask",
+    "UnknownTaskType",
+    "__version__",
+]
+
+
+def _install_in_uwsgi() -> None:
+    import sys
+
+    if "uwsgi" in sys.modules:
+        from .backends.uwsgi import install_dispatcher
+
+        install_dispatcher()
+
+
+_install_in_uwsgi()

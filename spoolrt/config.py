@@ -1,0 +1,91 @@
+"""Process-wide settings: signing, serializer, retry defaults, spool directories.
+
+Settings come from ``configure(...)`` (code, or the Django/Flask integration), else from
+environment variables, else from ``defaults``. The signer is built on first use, not at import,
+so importing spoolrt never touches the disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import defaults
+from .errors import ConfigurationError
+from .serializers import SERIALIZERS, Signer, signer_from_environment
+
+log = logging.getLogger("spoolrt")
+
+ENV_SPOOL_DIRS = "SPOOLRT_SPOOL_DIRS"
+ENV_UNSIGNED = "SPOOLRT_UNSAFE_NO_SIGNING"
+
+
+@dataclass
+class Settings:
+    """What ``configure()`` sets. ``signing=False`` is unsafe: any file in the spool dir runs."""
+
+    secret_key: str | bytes | None = None
+    old_keys: list[str | bytes] = field(default_factory=list)
+    signing: bool = True
+    serializer: str = defaults.SERIALIZER
+    retries: int = defaults.RETRIES
+    retry_delay: float = defaults.RETRY_DELAY
+    retry_cap: float = defaults.RETRY_CAP
+    spool_dirs: list[str] = field(default_factory=list)
+    durable_writes: bool = True
+    _signer: Signer | None = field(default=None, repr=False)
+
+    def signer(self) -> Signer | None:
+        """The signer for new envelopes and for verification; None when signing is off."""
+        if not self.signing:
+            return None
+        if self._signer is None:
+            with _lock:
+                if self._signer is None:
+                    if self.secret_key:
+                        self._signer = Signer([self.secret_key, *self.old_keys])
+                    else:
+                        self._signer = signer_from_environment()
+        return self._signer
+
+
+_lock = threading.Lock()
+_settings: Settings | None = None
+
+
+def _from_environment() -> Settings:
+    dirs = [d for d in os.environ.get(ENV_SPOOL_DIRS, "").split(os.pathsep) if d]
+    unsigned = os.environ.get(ENV_UNSIGNED, "") not in ("", "0", "false", "no")
+    return Settings(spool_dirs=dirs, signing=not unsigned)
+
+
+def get_settings() -> Settings:
+    global _settings
+    if _settings is None:
+        _settings = _from_environment()
+    return _settings
+
+
+def configure(**options: Any) -> Settings:
+    """Set process-wide options (see ``Settings``); unnamed options keep their current value."""
+    settings = get_settings()
+    for name, value in options.items():
+        if name.startswith("_") or not hasattr(settings, name):
+            raise ConfigurationError(f"unknown spoolrt setting {name!r}")
+        setattr(settings, name, value)
+    if settings.serializer not in SERIALIZERS:
+        raise ConfigurationError(f"unknown serializer {settings.serializer!r}")
+    if {"secret_key", "old_keys", "signing"} & options.keys():
+        settings._signer = None
+    if not settings.signing:
+        log.warning("spoolrt: signing is OFF; any file dropped in the spool dir will be run")
+    return settings
+
+
+def reset() -> None:
+    """Forget all configuration (tests)."""
+    global _settings
+    _settings = None

@@ -1,0 +1,229 @@
+"""``Spooler``: one spool directory, and the class-level API uwsgiconf users know.
+
+Code written for ``uwsgiconf.runtime.spooler`` runs after changing its import to
+``from spoolrt import Spooler, SpoolerTask, ...``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from . import backends
+from .config import get_settings
+from .errors import ConfigurationError, UnknownSpooler
+from .handle import TaskHandle
+from .inspection import TaskInfo, describe_file
+from .message import Envelope, encode_body, new_task_id
+from .options import Postpone, check_delay, check_priority, check_retries, resolve_at
+from .serializers import get_serializer
+from .spooldir import iter_pending
+from .tasks import SpoolerTask, TaskFunction
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _TaskDecorator:
+    """``@Spooler.task(...)`` spools to the default spooler, ``@spooler.task(...)`` to that one."""
+
+    def __get__(self, instance: Spooler | None, owner: type[Spooler]) -> _BoundTaskDecorator:
+        return _BoundTaskDecorator(instance)
+
+
+class _BoundTaskDecorator:
+    def __init__(self, spooler: Spooler | None) -> None:
+        self.spooler = spooler
+
+    def __call__(
+        self,
+        func: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        priority: int | None = None,
+        postpone: Postpone | None = None,
+        retries: int | None = None,
+        retry_delay: float | None = None,
+    ) -> Any:
+        """Turn a function into a task; options are checked now, not at the first call."""
+        check_priority(priority)
+        if retries is not None:
+            check_retries(retries)
+        if retry_delay is not None:
+            check_delay(retry_delay)
+        if postpone is not None:
+            resolve_at(postpone, time.time())
+
+        def decorate(f: Callable[..., Any]) -> TaskFunction[Any, Any]:
+            return TaskFunction(
+                f,
+                spooler=self.spooler,
+                name=name,
+                priority=priority,
+                postpone=postpone,
+                retries=retries,
+                retry_delay=retry_delay,
+            )
+
+        return decorate(func) if func is not None else decorate
+
+
+class Spooler:
+    """One spool directory. ``name`` is its path (or, with ``get_by_basename``, found by name)."""
+
+    task = _TaskDecorator()
+
+    def __init__(self, name: str | os.PathLike[str]) -> None:
+        self.name = os.fspath(name)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"Spooler({self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Spooler) and self.dir == other.dir
+
+    def __hash__(self) -> int:
+        return hash(self.dir)
+
+    @property
+    def dir(self) -> str:
+        """The directory's real path: uWSGI matches a spooler only by its exact real path."""
+        return os.path.realpath(self.name)
+
+    # --- discovery ----------------------------------------------------------------------------
+
+    @classmethod
+    def get_spoolers(cls) -> list[Spooler]:
+        """Every spooler this process can send to, the default one first."""
+        try:
+            dirs = backends.current().spooler_dirs()
+        except ConfigurationError:
+            dirs = []
+        return [cls(d) for d in dirs]
+
+    @classmethod
+    def get_by_basename(cls, name: str) -> Spooler | None:
+        """The first spooler whose directory's last component is ``name``, or None."""
+        for spooler in cls.get_spoolers():
+            if os.path.basename(spooler.dir.rstrip(os.sep)) == name:
+                return spooler
+        return None
+
+    @classmethod
+    def resolve(cls, spooler: Spooler | str | os.PathLike[str] | None) -> Spooler:
+        """A ``Spooler`` from a Spooler, a directory, a basename, or None (the default one)."""
+        known = cls.get_spoolers()
+        if spooler is None:
+            if not known:
+                raise ConfigurationError(
+                    "no spooler is configured: add `spooler = <dir>` to the uWSGI ini "
+                    "(or configure spool_dirs outside uWSGI)"
+                )
+            return known[0]
+        if not isinstance(spooler, Spooler):
+            text = os.fspath(spooler)
+            found = cls.get_by_basename(text) if os.sep not in text else None
+            spooler = found or cls(text)
+        if known and spooler not in known:
+            raise UnknownSpooler(
+                f"{spooler.name!r} is not a spooler of this process; known: "
+                + ", ".join(s.dir for s in known)
+            )
+        return spooler
+
+    @classmethod
+    def get_pids(cls) -> list[int]:
+        """PIDs of all spooler processes (empty where the backend cannot tell)."""
+        return backends.current().pids()
+
+    @classmethod
+    def set_period(cls, seconds: int) -> bool:
+        """Set how often spoolers scan their directories (``spooler-frequency``)."""
+        return backends.current().set_period(seconds)
+
+    @classmethod
+    def get_tasks(cls) -> list[str]:
+        """Every pending task of every spooler, priority sub-directories included."""
+        return [path for spooler in cls.get_spoolers() for path in spooler.pending()]
+
+    def pending(self) -> list[str]:
+        """Pending spool files of this spooler, in the order uWSGI would run them."""
+        return list(iter_pending(self.dir))
+
+    @classmethod
+    def read_task_file(cls, path: str | bytes | os.PathLike[str]) -> TaskInfo:
+        """Decode a spool file (str or bytes path) without running it."""
+        raw = os.fsdecode(path)
+        return describe_file(raw, get_settings().signer())
+
+    # --- sending ------------------------------------------------------------------------------
+
+    @classmethod
+    def send_message_raw(
+        cls,
+        message: str,
+        *,
+        spooler: Spooler | str | None = None,
+        priority: int | None = None,
+        postpone: Postpone | None = None,
+        payload: Any = None,
+    ) -> TaskHandle:
+        """Send ``message`` (uwsgiconf's meaning): ``ucfg_<type_id>`` goes to that task type,
+        any other message to the ``SpoolerTask`` subclass whose ``type_id`` is ``""``."""
+        type_id = message[5:] if message.startswith("ucfg_") else ""
+        return cls.resolve(spooler).enqueue(
+            type_id=type_id,
+            message=message,
+            name="",
+            payload=payload,
+            priority=priority,
+            postpone=postpone,
+        )
+
+    def enqueue(
+        self,
+        *,
+        type_id: str,
+        message: str,
+        name: str,
+        payload: Any,
+        priority: int | None = None,
+        postpone: Postpone | None = None,
+        retries: int | None = None,
+        retry_delay: float | None = None,
+    ) -> TaskHandle:
+        """Build, sign and spool one task; every check happens before anything is written."""
+        settings = get_settings()
+        backend = backends.current()
+        now = time.time()
+        priority = check_priority(priority)
+        spool_dir = self.dir
+        if priority is not None:
+            backend.check_priority(spool_dir)
+        envelope = Envelope(
+            task_id=new_task_id(),
+            type_id=type_id,
+            message=message,
+            name=name,
+            payload=get_serializer(settings.serializer).dumps(payload),
+            serializer=settings.serializer,
+            retries=check_retries(settings.retries if retries is None else retries),
+            retry_delay=check_delay(settings.retry_delay if retry_delay is None else retry_delay),
+            at=resolve_at(postpone, now),
+            priority=priority,
+            spooler=spool_dir,
+            enqueued_at=now,
+        )
+        body = encode_body(envelope, settings.signer())
+        path = backend.spool(spool_dir, envelope, body)
+        return TaskHandle(
+            path, task_id=envelope.task_id, task_name=envelope.label, spooler=spool_dir
+        )
+
+
+__all__ = ["Spooler", "SpoolerTask"]

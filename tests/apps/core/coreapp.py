@@ -1,0 +1,76 @@
+"""A small WSGI app the integration tests drive over HTTP: it enqueues and inspects tasks."""
+
+import json
+import traceback
+from datetime import datetime, timedelta, timezone
+
+import coretasks  # noqa: F401  - registers the tasks
+
+from spoolrt import Spooler
+from spoolrt.tasks import task_functions
+
+
+def _postpone(value):
+    if isinstance(value, dict) and "at" in value:
+        return datetime.fromtimestamp(value["at"], tz=timezone.utc)
+    if isinstance(value, dict) and "naive_at" in value:
+        return datetime.fromtimestamp(value["naive_at"])
+    if isinstance(value, dict) and "delta" in value:
+        return timedelta(seconds=value["delta"])
+    return value
+
+
+def enqueue(req):
+    func = task_functions[req["task"]]
+    options = {}
+    if "postpone" in req:
+        options["postpone"] = _postpone(req["postpone"])
+    if "priority" in req:
+        options["priority"] = req["priority"]
+    args = [bytes(a["bytes"] * a["times"], "latin-1") if isinstance(a, dict) else a for a in req["args"]]
+    handles = []
+    for _ in range(req.get("repeat", 1)):
+        handle = func.spool_with(tuple(args), req.get("kwargs", {}), **options)
+        handles.append({"path": str(handle), "id": handle.task_id, "name": handle.task_name})
+    return handles[0] if len(handles) == 1 else handles
+
+
+def raw(req):
+    handle = Spooler.send_message_raw(
+        req["message"],
+        payload=req.get("payload"),
+        priority=req.get("priority"),
+        postpone=_postpone(req.get("postpone")),
+    )
+    return {"path": str(handle), "id": handle.task_id}
+
+
+def spoolers(_req):
+    return {
+        "spoolers": [s.dir for s in Spooler.get_spoolers()],
+        "pids": Spooler.get_pids(),
+        "tasks": Spooler.get_tasks(),
+    }
+
+
+def read(req):
+    return Spooler.read_task_file(req["path"]).to_dict()
+
+
+ROUTES = {"/enqueue": enqueue, "/raw": raw, "/spoolers": spoolers, "/read": read}
+
+
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/ping":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"pong"]
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        req = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        body, status = ROUTES[path](req), "200 OK"
+    except Exception as exc:
+        body = {"error": type(exc).__name__, "message": str(exc), "tb": traceback.format_exc()}
+        status = "400 Bad Request"
+    start_response(status, [("Content-Type", "application/json")])
+    return [json.dumps(body).encode()]

@@ -1,0 +1,86 @@
+"""Tasks for the core integration tests (imported by the app and by spooler-import)."""
+
+import hashlib
+import os
+import time
+
+import tasks_a  # noqa: F401  - both define `dup`; both must run as themselves
+import tasks_b  # noqa: F401
+from recorder import record
+
+from spoolrt import Spooler, SpoolerTask, TaskResult
+from spoolrt.tasks import current_task
+
+
+@Spooler.task()
+def processed(tag):
+    record("processed", tag=tag)
+    return {"tag": tag}
+
+
+@Spooler.task()
+def returns_none(tag):
+    record("returns_none", tag=tag)
+
+
+@Spooler.task()
+def explicit(tag, kind):
+    record("explicit", tag=tag, kind=kind)
+    return {
+        "processed": SpoolerTask.mark_processed,
+        "skipped": SpoolerTask.mark_skipped,
+        "rescheduled": SpoolerTask.mark_rescheduled,
+    }[kind]()
+
+
+@Spooler.task(retries=2, retry_delay=1)
+def always_fails(tag):
+    record("always_fails", tag=tag, attempt=current_task().attempt)
+    raise RuntimeError(f"boom {tag}")
+
+
+@Spooler.task(retries=3, retry_delay=0.2)
+def fails_then_works(tag, failures):
+    path = os.path.join(os.environ["SPOOLRT_TEST_OUT"], f"count-{tag}")
+    with open(path, "a") as f:
+        f.write("x")
+    with open(path) as f:
+        n = len(f.read())
+    record("fails_then_works", tag=tag, n=n)
+    if n <= failures:
+        raise ValueError(f"failure {n}")
+    return n
+
+
+@Spooler.task()
+def when(tag):
+    record("when", tag=tag)
+    return True
+
+
+@Spooler.task()
+def ordered(tag):
+    record("ordered", tag=tag)
+    return True
+
+
+@Spooler.task()
+def blob(data):
+    record("blob", size=len(data), sha=hashlib.sha256(data).hexdigest())
+    return True
+
+
+@Spooler.task()
+def slow(tag, seconds):
+    record("slow-start", tag=tag)
+    time.sleep(seconds)
+    record("slow-end", tag=tag)
+    return True
+
+
+class Greeting(SpoolerTask):
+    type_id = "greeting"
+
+    def process(self):
+        record("greeting", payload=self.payload, message=self.message)
+        return TaskResult(self.payload)
