@@ -6,9 +6,10 @@ same slot come due; the first ``open(O_CREAT | O_EXCL)`` wins and the rest get
 
 A marker must outlive the task it guards, or a late process would claim the slot again after
 the task finished. So markers stay after the task, and are pruned only from the oldest end,
-keeping the newest ``keep`` per schedule and anything claimed less than ``min_age`` ago. A claim
-older than the oldest kept marker is refused, so a pruned slot can never be claimed again; the
-newest marker is also the schedule's memory of its last run across restarts (no other state).
+keeping the newest ``keep`` per schedule and anything claimed less than ``min_age`` ago. Once a
+schedule has been pruned, a claim older than its oldest kept marker is refused, so a pruned slot
+is never claimed again. The newest marker is the schedule's memory of its last run across
+restarts; the only other state is the empty ``.pruned`` flag.
 
 Layout: ``<directory>/<name token>/<slot as 20240131T023000Z>``, directories 0700, markers 0600
 holding a JSON line (schedule, slot, pid, host, claim time) for people reading the directory.
@@ -30,6 +31,9 @@ _STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 _STAMP_LENGTH = len("20240131T023000Z")
 _KEEP_AS_IS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
 _LONGEST_TOKEN = 120
+#: Present in a schedule's folder once markers were pruned there. Before that, a claim older than
+#: every marker is a first run racing in out of order, not a pruned slot, and must be allowed.
+_PRUNED = ".pruned"
 
 #: Newest markers kept per schedule: the last-run memory needs one; a few more help people
 #: looking at the directory.
@@ -51,7 +55,9 @@ def name_token(name: str) -> str:
         raise ValueError(f"a schedule name must be a non-empty str, got {name!r}")
     raw = name.encode("utf-8", "surrogatepass")
     token = "".join(
-        chr(byte) if byte in _KEEP_AS_IS and not (index == 0 and byte == ord(".")) else f"%{byte:02X}"
+        chr(byte)
+        if byte in _KEEP_AS_IS and not (index == 0 and byte == ord("."))
+        else f"%{byte:02X}"
         for index, byte in enumerate(raw)
     )
     if len(token) > _LONGEST_TOKEN:
@@ -118,14 +124,14 @@ class SlotClaims:
     def claim(self, name: str, slot: datetime) -> bool:
         """True for exactly one caller per (name, slot), across processes; that one runs it.
 
-        False when the slot is claimed already, or is older than every kept marker (it may have
-        been claimed and pruned). The winner prunes old markers.
+        False when the slot is claimed already, or, once pruning began, is older than every kept
+        marker (it may have been claimed and pruned). The winner prunes old markers.
         """
         stamp = slot_stamp(slot)
         stamps = self._stamps(name)
-        if stamps and stamp < stamps[0]:
-            return False
         folder = self._folder(name)
+        if stamps and stamp < stamps[0] and (folder / _PRUNED).exists():
+            return False
         if not stamps:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
             try:
@@ -187,6 +193,9 @@ class SlotClaims:
                 # pruned slot older than every kept one, which is what makes ``claim``'s
                 # refusal of old slots safe.
                 break
+            if not removed:
+                # Flag first, delete second: whoever sees a marker gone also sees the flag.
+                os.close(os.open(folder / _PRUNED, os.O_WRONLY | os.O_CREAT, 0o600))
             try:
                 os.unlink(path)
                 removed += 1

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any, Union
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ConfigurationError, InvalidTaskOption
@@ -28,7 +28,7 @@ _SECOND = timedelta(seconds=1)
 
 #: What the keyword form of a cron field accepts: an int, a range, a list of ints or names, or
 #: the field's own crontab text (``"mon-fri"``, ``"*/15"``).
-CronField = Union[int, str, range, Iterable[Union[int, str]], None]
+CronField = int | str | range | Iterable[int | str] | None
 
 
 def as_utc(moment: datetime, what: str = "time") -> datetime:
@@ -54,7 +54,9 @@ def resolve_zone(tz: str | tzinfo | None) -> tzinfo:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidTaskOption(f"unknown time zone {tz!r} (expected e.g. 'Europe/Berlin')") from exc
+        raise InvalidTaskOption(
+            f"unknown time zone {tz!r} (expected e.g. 'Europe/Berlin')"
+        ) from exc
 
 
 class Schedule(abc.ABC):
@@ -153,8 +155,8 @@ _MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-_MONTH_NAMES = "jan feb mar apr may jun jul aug sep oct nov dec".split()
-_DAY_NAMES = "sun mon tue wed thu fri sat".split()
+_MONTH_NAMES = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 #: keyword, lowest, highest, names allowed in lists
 _FIELDS: tuple[tuple[str, int, int, list[str]], ...] = (
     ("minutes", 0, 59, []),
@@ -293,7 +295,25 @@ def _field_text(keyword: str, value: CronField, low: int, high: int, names: list
             raise InvalidTaskOption(f"{keyword}: {item!r} is not an int")
         elif not low <= item <= high:
             raise InvalidTaskOption(f"{keyword}: {item} is outside {low}-{high}")
-    return ",".join(str(item) for item in dict.fromkeys(items))
+    numbers = sorted({item for item in items if isinstance(item, int)})
+    names_given = [item for item in dict.fromkeys(items) if isinstance(item, str)]
+    return ",".join(_compact(numbers) + names_given)
+
+
+def _compact(numbers: list[int]) -> list[str]:
+    """Sorted ints as crontab list items, runs of three or more as ranges: 9-17, not 9,...,17."""
+    parts: list[str] = []
+    start = 0
+    while start < len(numbers):
+        end = start
+        while end + 1 < len(numbers) and numbers[end + 1] == numbers[end] + 1:
+            end += 1
+        if end - start >= 2:
+            parts.append(f"{numbers[start]}-{numbers[end]}")
+        else:
+            parts.extend(str(number) for number in numbers[start : end + 1])
+        start = end + 1
+    return parts
 
 
 def cron(
@@ -310,7 +330,7 @@ def cron(
 
     Keyword fields take an int, a list of ints (or month/weekday names), a ``range`` or one
     field's crontab text; an omitted field is ``*``. ``dow`` counts as cron does: 0 or 7 is
-    Sunday. ``cron(minutes=0, hours=range(9, 18), dow="mon-fri")`` is ``0 9,...,17 * * mon-fri``.
+    Sunday. ``cron(minutes=0, hours=range(9, 18), dow="mon-fri")`` is ``0 9-17 * * mon-fri``.
     """
     values = {"minutes": minutes, "hours": hours, "dom": dom, "months": months, "dow": dow}
     given = [name for name, value in values.items() if value is not None]
