@@ -58,11 +58,15 @@ def area_dir(spool_dir: str | os.PathLike[str], area: str) -> Path:
 
 
 def ensure_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) as 0700 directories; existing ones are left as they are."""
-    try:
-        path.mkdir(mode=DIR_MODE, parents=True)
-    except FileExistsError:
-        pass
+    """Create ``path`` and any missing parents as 0700 directories (mkdir's ``parents=True``
+    would give the parents the umask's mode); existing ones are left as they are."""
+    if not path.is_dir():
+        if not path.parent.is_dir():
+            ensure_dir(path.parent)
+        try:
+            path.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            pass
     return path
 
 

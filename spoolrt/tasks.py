@@ -132,13 +132,18 @@ class SpoolerTask:
         postpone: Postpone | None = None,
         payload: Any = None,
     ) -> dict[str, Any]:
-        """Keyword arguments for ``Spooler.send_message_raw`` (uwsgiconf's helper, kept)."""
+        """Keyword arguments for ``Spooler.send_message_raw`` (uwsgiconf's helper, kept).
+
+        As in uwsgiconf, a dict payload also carries the spooler, priority and postpone.
+        """
+        merged = {"spooler": spooler, "priority": priority, "postpone": postpone}
+        merged.update(payload or {})
         return {
             "message": f"ucfg_{cls.type_id}",
             "spooler": spooler,
             "priority": priority,
             "postpone": postpone,
-            "payload": payload,
+            "payload": merged,
         }
 
     @classmethod

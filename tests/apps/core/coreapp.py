@@ -4,7 +4,7 @@ import json
 import traceback
 from datetime import datetime, timedelta, timezone
 
-import coretasks  # noqa: F401  - registers the tasks
+import coretasks
 
 from spoolrt import Spooler
 from spoolrt.tasks import task_functions
@@ -27,7 +27,9 @@ def enqueue(req):
         options["postpone"] = _postpone(req["postpone"])
     if "priority" in req:
         options["priority"] = req["priority"]
-    args = [bytes(a["bytes"] * a["times"], "latin-1") if isinstance(a, dict) else a for a in req["args"]]
+    args = [
+        bytes(a["bytes"] * a["times"], "latin-1") if isinstance(a, dict) else a for a in req["args"]
+    ]
     handles = []
     for _ in range(req.get("repeat", 1)):
         handle = func.spool_with(tuple(args), req.get("kwargs", {}), **options)
@@ -57,7 +59,27 @@ def read(req):
     return Spooler.read_task_file(req["path"]).to_dict()
 
 
-ROUTES = {"/enqueue": enqueue, "/raw": raw, "/spoolers": spoolers, "/read": read}
+def foreign(req):
+    """A spool file spoolrt did not write, as another library would spool it."""
+    import uwsgi
+
+    path = uwsgi.spool({b"foreign": req.get("value", "x").encode()})
+    return {"path": path.decode()}
+
+
+def unpicklable(_req):
+    coretasks.processed(lambda: None)
+    return {"spooled": True}
+
+
+ROUTES = {
+    "/enqueue": enqueue,
+    "/raw": raw,
+    "/spoolers": spoolers,
+    "/read": read,
+    "/foreign": foreign,
+    "/unpicklable": unpicklable,
+}
 
 
 def application(environ, start_response):
