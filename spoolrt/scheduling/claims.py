@@ -17,6 +17,7 @@ holding a JSON line (schedule, slot, pid, host, claim time) for people reading t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -125,22 +126,19 @@ class SlotClaims:
         """True for exactly one caller per (name, slot), across processes; that one runs it.
 
         False when the slot is claimed already, or, once pruning began, is older than every kept
-        marker (it may have been claimed and pruned). The winner prunes old markers.
+        marker (it was claimed and pruned). The winner prunes old markers.
         """
         stamp = slot_stamp(slot)
-        stamps = self._stamps(name)
         folder = self._folder(name)
-        if stamps and stamp < stamps[0] and (folder / _PRUNED).exists():
-            return False
-        if not stamps:
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            try:
-                os.mkdir(folder, 0o700)
-            except FileExistsError:
-                pass
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        marker = folder / stamp
         try:
-            descriptor = os.open(folder / stamp, flags, 0o600)
+            try:
+                descriptor = _create(marker)
+            except FileNotFoundError:
+                os.makedirs(self.directory, mode=0o700, exist_ok=True)
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(folder, 0o700)
+                descriptor = _create(marker)
         except FileExistsError:
             return False
         try:
@@ -149,7 +147,13 @@ class SlotClaims:
             pass  # the file's existence is the claim; its content is only for people
         finally:
             os.close(descriptor)
-        self.prune(name)
+        # Checked after creating, so a lost race costs one failed open and no directory listing.
+        stamps = self._stamps(name)
+        if len(stamps) > 1 and stamps[0] == stamp and (folder / _PRUNED).exists():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(marker)
+            return False
+        self._prune(folder, stamps, time.time())
         return True
 
     @staticmethod
@@ -178,9 +182,10 @@ class SlotClaims:
     def prune(self, name: str, *, now: float | None = None) -> int:
         """Remove old markers of ``name``; return how many. Keeps the newest ``keep`` and any
         claimed less than ``min_age`` ago (by file mtime, against ``now`` or the clock)."""
-        stamps = self._stamps(name)
         moment = time.time() if now is None else now
-        folder = self._folder(name)
+        return self._prune(self._folder(name), self._stamps(name), moment)
+
+    def _prune(self, folder: Path, stamps: list[str], now: float) -> int:
         removed = 0
         for stamp in stamps[: -self.keep]:
             path = folder / stamp
@@ -188,7 +193,7 @@ class SlotClaims:
                 claimed_at = os.stat(path).st_mtime
             except FileNotFoundError:
                 continue  # another winner is pruning too
-            if moment - claimed_at < self.min_age:
+            if now - claimed_at < self.min_age:
                 # Stop at the first young marker: removing only the oldest run keeps every
                 # pruned slot older than every kept one, which is what makes ``claim``'s
                 # refusal of old slots safe.
@@ -196,9 +201,12 @@ class SlotClaims:
             if not removed:
                 # Flag first, delete second: whoever sees a marker gone also sees the flag.
                 os.close(os.open(folder / _PRUNED, os.O_WRONLY | os.O_CREAT, 0o600))
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
                 removed += 1
-            except FileNotFoundError:
-                pass
         return removed
+
+
+def _create(marker: Path) -> int:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    return os.open(marker, flags, 0o600)

@@ -589,6 +589,7 @@ def test_a_pruned_slot_cannot_be_claimed_again(tmp_path: Path) -> None:
     assert claims.claimed("job") == [utc(2024, 1, 1, 4), utc(2024, 1, 1, 5)]
     assert claims.claim("job", utc(2024, 1, 1, 1)) is False  # pruned, not forgotten
     assert claims.claim("job", utc(2024, 1, 1, 0)) is False  # older than anything kept
+    assert claims.claimed("job") == [utc(2024, 1, 1, 4), utc(2024, 1, 1, 5)]
 
 
 def test_before_any_pruning_an_older_slot_can_still_be_claimed(tmp_path: Path) -> None:
