@@ -30,6 +30,8 @@ __all__ = [
     "ResultStoreError",
     "StatusFilter",
     "TaskRecord",
+    "check_enqueued",
+    "check_finished",
     "status_filter",
     "supersedes",
     "ttl_seconds",
@@ -78,6 +80,20 @@ def supersedes(
     if new_status.is_final:
         return True
     return (new_attempt, _STEP[new_status]) >= (old_attempt, _STEP[old_status])
+
+
+def check_enqueued(record: TaskRecord) -> None:
+    """Refuse a record ``enqueued`` must not take: something already ran or finished."""
+    if record.status not in PENDING_STATUSES:
+        raise ValueError(f"enqueued() takes a queued or scheduled record, not {record.status!r}")
+
+
+def check_finished(status: TaskStatus, result: bytes | None) -> None:
+    """Refuse a ``finished`` call with a non-final status or an unserialised result."""
+    if status not in FINAL_STATUSES:
+        raise ValueError(f"finished() takes a final status, not {status!r}")
+    if result is not None and not isinstance(result, bytes):
+        raise TypeError(f"result must be serialised bytes or None, not {type(result).__name__}")
 
 
 def ttl_seconds(ttl: float | timedelta | None) -> float:

@@ -1,0 +1,21 @@
+"""Status and results of tasks: the store contract and its implementations.
+
+``SQLiteResultStore`` is the embedded default (one file per spool directory, no server);
+``MemoryResultStore`` serves eager mode and tests. Both implement ``ResultStore``, whose
+docstrings are the contract for any other store.
+"""
+
+from spoolrt.results.base import ResultStore, ResultStoreError, TaskRecord, supersedes
+from spoolrt.results.defaults import DEFAULT_RESULT_TTL
+from spoolrt.results.memory import MemoryResultStore
+from spoolrt.results.sqlite import SQLiteResultStore
+
+__all__ = [
+    "DEFAULT_RESULT_TTL",
+    "MemoryResultStore",
+    "ResultStore",
+    "ResultStoreError",
+    "SQLiteResultStore",
+    "TaskRecord",
+    "supersedes",
+]

@@ -1,0 +1,315 @@
+"""An in-process result store: for eager mode, tests, and single-process scripts.
+
+It follows the contract exactly (the contract tests run against it and the SQLite store alike),
+so code tested against it behaves the same on the embedded default. It is shared by the threads
+of one process; other processes do not see it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from spoolrt.outcomes import TaskStatus
+from spoolrt.results.base import (
+    ResultStore,
+    StatusFilter,
+    TaskRecord,
+    check_enqueued,
+    check_finished,
+    status_filter,
+    supersedes,
+    ttl_seconds,
+)
+from spoolrt.results.defaults import DEFAULT_RESULT_TTL
+
+__all__ = ["MemoryResultStore"]
+
+
+class MemoryResultStore(ResultStore):
+    """Records in a dict, in the order they were created, guarded by one lock.
+
+    ``clock`` (default ``time.time``) is what "now" means for expiry, so tests can move time.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._records: dict[str, TaskRecord] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"<MemoryResultStore {len(self._records)} records>"
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def enqueued(self, record: TaskRecord) -> bool:
+        check_enqueued(record)
+        enqueued_at = record.enqueued_at if record.enqueued_at is not None else self._clock()
+        expires_at = record.expires_at
+        if expires_at is None:
+            expires_at = max(enqueued_at, record.scheduled_for or 0.0) + DEFAULT_RESULT_TTL
+        with self._lock:
+            old = self._records.get(record.task_id)
+            if old is None:
+                self._records[record.task_id] = TaskRecord(
+                    task_id=record.task_id,
+                    name=record.name,
+                    spooler=record.spooler,
+                    status=record.status,
+                    attempt=record.attempt,
+                    max_attempts=record.max_attempts,
+                    enqueued_at=enqueued_at,
+                    scheduled_for=record.scheduled_for,
+                    expires_at=expires_at,
+                )
+                return True
+            return self._fill(
+                old,
+                name=record.name,
+                spooler=record.spooler,
+                max_attempts=record.max_attempts,
+                enqueued_at=enqueued_at,
+                scheduled_for=record.scheduled_for,
+            )
+
+    def started(
+        self,
+        task_id: str,
+        attempt: int,
+        *,
+        pid: int | None = None,
+        at: float | None = None,
+        name: str | None = None,
+        spooler: str | None = None,
+        max_attempts: int | None = None,
+        enqueued_at: float | None = None,
+        scheduled_for: float | None = None,
+    ) -> bool:
+        now = self._clock() if at is None else at
+        keep_until = max(now, scheduled_for or 0.0) + DEFAULT_RESULT_TTL
+        changes: dict[str, Any] = {
+            "status": TaskStatus.RUNNING,
+            "attempt": attempt,
+            "started_at": now,
+            "pid": os.getpid() if pid is None else pid,
+        }
+        fills = {
+            "name": name,
+            "spooler": spooler,
+            "max_attempts": max_attempts,
+            "enqueued_at": enqueued_at,
+            "scheduled_for": scheduled_for,
+        }
+        return self._advance(task_id, TaskStatus.RUNNING, attempt, changes, fills, keep_until)
+
+    def retrying(
+        self,
+        task_id: str,
+        attempt: int,
+        next_at: float,
+        *,
+        error: str | None = None,
+        traceback: str | None = None,
+        at: float | None = None,
+        name: str | None = None,
+        spooler: str | None = None,
+        max_attempts: int | None = None,
+    ) -> bool:
+        now = self._clock() if at is None else at
+        keep_until = max(now, next_at) + DEFAULT_RESULT_TTL
+        changes: dict[str, Any] = {
+            "status": TaskStatus.RETRYING,
+            "attempt": attempt,
+            "scheduled_for": next_at,
+            "error": error,
+            "traceback": traceback,
+        }
+        fills = {"name": name, "spooler": spooler, "max_attempts": max_attempts}
+        return self._advance(task_id, TaskStatus.RETRYING, attempt, changes, fills, keep_until)
+
+    def finished(
+        self,
+        task_id: str,
+        status: TaskStatus,
+        *,
+        result: bytes | None = None,
+        result_serializer: str | None = None,
+        error: str | None = None,
+        traceback: str | None = None,
+        reason: str | None = None,
+        ttl: float | timedelta | None = None,
+        attempt: int | None = None,
+        at: float | None = None,
+        name: str | None = None,
+        spooler: str | None = None,
+        max_attempts: int | None = None,
+    ) -> bool:
+        check_finished(status, result)
+        now = self._clock() if at is None else at
+        expires_at = now + ttl_seconds(ttl)
+        with self._lock:
+            old = self._records.get(task_id)
+            if old is not None and old.status.is_final:
+                return False
+            new = TaskRecord(
+                task_id=task_id,
+                name=name,
+                spooler=spooler,
+                status=status,
+                attempt=attempt or 0,
+                max_attempts=max_attempts,
+                finished_at=now,
+                expires_at=expires_at,
+                result=result,
+                result_serializer=result_serializer,
+                error=error,
+                traceback=traceback,
+                reason=reason,
+            )
+            if old is not None:
+                new = replace(
+                    old,
+                    status=status,
+                    attempt=max(old.attempt, attempt or 0),
+                    finished_at=now,
+                    expires_at=expires_at,
+                    result=result,
+                    result_serializer=result_serializer,
+                    error=error,
+                    traceback=traceback,
+                    reason=reason,
+                    **_empty_fields_of(old, name=name, spooler=spooler, max_attempts=max_attempts),
+                )
+            self._records[task_id] = new
+            return True
+
+    def delete(self, task_id: str) -> bool:
+        with self._lock:
+            return self._records.pop(task_id, None) is not None
+
+    def purge_expired(self, now: float | None = None) -> int:
+        cutoff = self._clock() if now is None else now
+        with self._lock:
+            expired = [
+                task_id
+                for task_id, record in self._records.items()
+                if record.expires_at is not None and record.expires_at <= cutoff
+            ]
+            for task_id in expired:
+                del self._records[task_id]
+        return len(expired)
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        record = self._records.get(task_id)
+        if record is None or not self._alive(record, self._clock()):
+            return None
+        return record
+
+    def list(
+        self,
+        status: StatusFilter = None,
+        name: str | None = None,
+        limit: int = 100,
+        newest_first: bool = True,
+    ) -> builtins.list[TaskRecord]:
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, not {limit!r}")
+        wanted = status_filter(status)
+        now = self._clock()
+        with self._lock:
+            records = builtins.list(self._records.values())
+        if newest_first:
+            records.reverse()
+        found: builtins.list[TaskRecord] = []
+        for record in records:
+            if len(found) >= limit:
+                break
+            if (
+                self._alive(record, now)
+                and (wanted is None or record.status in wanted)
+                and (name is None or record.name == name)
+            ):
+                found.append(record)
+        return found
+
+    def counts(self, name: str | None = None) -> dict[TaskStatus, int]:
+        totals = dict.fromkeys(TaskStatus, 0)
+        now = self._clock()
+        with self._lock:
+            records = builtins.list(self._records.values())
+        for record in records:
+            if self._alive(record, now) and (name is None or record.name == name):
+                totals[record.status] += 1
+        return totals
+
+    def counts_by_name(self) -> dict[str | None, dict[TaskStatus, int]]:
+        by_name: dict[str | None, dict[TaskStatus, int]] = {}
+        now = self._clock()
+        with self._lock:
+            records = builtins.list(self._records.values())
+        for record in records:
+            if self._alive(record, now):
+                totals = by_name.setdefault(record.name, dict.fromkeys(TaskStatus, 0))
+                totals[record.status] += 1
+        return by_name
+
+    # --- internals ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _alive(record: TaskRecord, now: float) -> bool:
+        return record.expires_at is None or record.expires_at > now
+
+    def _advance(
+        self,
+        task_id: str,
+        status: TaskStatus,
+        attempt: int,
+        changes: dict[str, Any],
+        fills: dict[str, Any],
+        keep_until: float,
+    ) -> bool:
+        """Apply a non-final step if ``supersedes`` allows it, creating the record if unknown."""
+        with self._lock:
+            old = self._records.get(task_id)
+            if old is None:
+                fields = {k: v for k, v in fills.items() if v is not None}
+                fields.update(changes)
+                self._records[task_id] = TaskRecord(
+                    task_id=task_id, expires_at=keep_until, **fields
+                )
+                return True
+            if not supersedes(status, attempt, old.status, old.attempt):
+                return False
+            old_expiry = old.expires_at if old.expires_at is not None else keep_until
+            self._records[task_id] = replace(
+                old,
+                expires_at=max(old_expiry, keep_until),
+                **_empty_fields_of(old, **fills),
+                **changes,
+            )
+            return True
+
+    def _fill(self, old: TaskRecord, **fills: Any) -> bool:
+        """Fill the empty descriptive fields of ``old``; caller holds the lock."""
+        filled = _empty_fields_of(old, **fills)
+        if not filled:
+            return False
+        self._records[old.task_id] = replace(old, **filled)
+        return True
+
+
+def _empty_fields_of(record: TaskRecord, **candidates: Any) -> dict[str, Any]:
+    """The candidates that would fill a field ``record`` does not have yet."""
+    return {
+        key: value
+        for key, value in candidates.items()
+        if value is not None and getattr(record, key) is None
+    }

@@ -1,0 +1,669 @@
+"""The ResultStore contract, run against every store implementation.
+
+Each test names one promise of ``spoolrt.results.base.ResultStore``; a new store joins by adding
+a factory to ``STORE_FACTORIES``. A property test at the end drives random, reordered and
+duplicated event sequences through every store and checks they all agree with the one ordering
+rule, ``supersedes``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spoolrt.outcomes import TaskStatus
+from spoolrt.results import (
+    DEFAULT_RESULT_TTL,
+    MemoryResultStore,
+    ResultStore,
+    SQLiteResultStore,
+    TaskRecord,
+    supersedes,
+)
+
+T0 = 1_800_000_000.0  # a fixed "now" for every test
+
+
+class FakeClock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _memory(tmp: Path, clock: FakeClock) -> ResultStore:
+    return MemoryResultStore(clock=clock)
+
+
+def _sqlite(tmp: Path, clock: FakeClock) -> ResultStore:
+    return SQLiteResultStore(tmp / "store" / "results.sqlite3", clock=clock, purge_interval=None)
+
+
+STORE_FACTORIES: dict[str, Callable[[Path, FakeClock], ResultStore]] = {
+    "memory": _memory,
+    "sqlite": _sqlite,
+}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=sorted(STORE_FACTORIES))
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> Iterator[ResultStore]:
+    store = STORE_FACTORIES[request.param](tmp_path, clock)
+    yield store
+    store.close()
+
+
+def queued(task_id: str = "t1", **fields: object) -> TaskRecord:
+    defaults: dict[str, object] = {
+        "name": "app.tasks:send",
+        "spooler": "/spool/a",
+        "max_attempts": 3,
+        "enqueued_at": T0,
+    }
+    defaults.update(fields)
+    return TaskRecord(task_id, **defaults)  # type: ignore[arg-type]
+
+
+def must_get(store: ResultStore, task_id: str = "t1") -> TaskRecord:
+    record = store.get(task_id)
+    assert record is not None, f"{task_id} should have a record"
+    return record
+
+
+# --- enqueued ---------------------------------------------------------------------------------
+
+
+def test_enqueued_creates_a_queued_record_that_get_returns(store: ResultStore) -> None:
+    assert store.enqueued(queued(scheduled_for=T0 + 5)) is True
+
+    record = must_get(store)
+    assert record == TaskRecord(
+        "t1",
+        name="app.tasks:send",
+        spooler="/spool/a",
+        status=TaskStatus.QUEUED,
+        attempt=0,
+        max_attempts=3,
+        enqueued_at=T0,
+        scheduled_for=T0 + 5,
+        expires_at=T0 + 5 + DEFAULT_RESULT_TTL,
+    )
+
+
+def test_enqueued_keeps_a_given_expiry_and_defaults_enqueued_at_to_now(
+    store: ResultStore, clock: FakeClock
+) -> None:
+    clock.now = T0 + 100
+    store.enqueued(TaskRecord("t1", status=TaskStatus.SCHEDULED, expires_at=T0 + 500))
+
+    record = must_get(store)
+    assert record.enqueued_at == T0 + 100
+    assert record.expires_at == T0 + 500
+    assert record.status is TaskStatus.SCHEDULED
+
+
+@pytest.mark.parametrize(
+    "status", [s for s in TaskStatus if s not in (TaskStatus.QUEUED, TaskStatus.SCHEDULED)]
+)
+def test_enqueued_refuses_a_record_that_already_ran(store: ResultStore, status: TaskStatus) -> None:
+    with pytest.raises(ValueError, match="queued or scheduled"):
+        store.enqueued(TaskRecord("t1", status=status))
+    assert store.get("t1") is None
+
+
+def test_enqueued_twice_changes_nothing_the_second_time(store: ResultStore) -> None:
+    store.enqueued(queued())
+    before = must_get(store)
+
+    assert store.enqueued(queued(name="other", enqueued_at=T0 + 9)) is False
+    assert must_get(store) == before
+
+
+def test_enqueued_after_the_task_started_only_fills_empty_fields(store: ResultStore) -> None:
+    # The spooler can pick a task up before the process that spooled it reports it.
+    store.started("t1", 1, pid=42, at=T0 + 1)
+
+    assert store.enqueued(queued()) is True
+
+    record = must_get(store)
+    assert record.status is TaskStatus.RUNNING
+    assert (record.attempt, record.pid, record.started_at) == (1, 42, T0 + 1)
+    assert (record.name, record.enqueued_at, record.max_attempts) == ("app.tasks:send", T0, 3)
+
+
+def test_enqueued_after_the_task_finished_leaves_it_finished(store: ResultStore) -> None:
+    store.finished("t1", TaskStatus.DONE, result=b"r", result_serializer="pickle", at=T0 + 2)
+
+    store.enqueued(queued())
+
+    record = must_get(store)
+    assert record.status is TaskStatus.DONE
+    assert record.result == b"r"
+    assert record.name == "app.tasks:send"
+
+
+# --- started / retrying -----------------------------------------------------------------------
+
+
+def test_started_marks_the_attempt_running_with_pid_and_time(store: ResultStore) -> None:
+    store.enqueued(queued())
+
+    assert store.started("t1", 1, pid=4242, at=T0 + 3) is True
+
+    record = must_get(store)
+    assert (record.status, record.attempt, record.pid) == (TaskStatus.RUNNING, 1, 4242)
+    assert record.started_at == T0 + 3
+    assert record.finished_at is None
+
+
+def test_started_defaults_pid_to_this_process_and_time_to_now(
+    store: ResultStore, clock: FakeClock
+) -> None:
+    clock.now = T0 + 7
+    store.started("t1", 1)
+
+    record = must_get(store)
+    assert (record.pid, record.started_at) == (os.getpid(), T0 + 7)
+
+
+def test_started_again_for_the_same_attempt_refreshes_pid_after_a_crash(store: ResultStore) -> None:
+    store.started("t1", 1, pid=100, at=T0 + 1)
+
+    assert store.started("t1", 1, pid=200, at=T0 + 40) is True
+
+    record = must_get(store)
+    assert (record.status, record.attempt, record.pid, record.started_at) == (
+        TaskStatus.RUNNING,
+        1,
+        200,
+        T0 + 40,
+    )
+
+
+def test_started_for_an_unknown_task_creates_a_complete_record(store: ResultStore) -> None:
+    # Enqueued with the store off, or over the uWSGI socket from another machine.
+    store.started(
+        "t1",
+        2,
+        pid=7,
+        at=T0 + 10,
+        name="app.tasks:send",
+        spooler="/spool/a",
+        max_attempts=3,
+        enqueued_at=T0,
+        scheduled_for=T0 + 5,
+    )
+
+    record = must_get(store)
+    assert record.status is TaskStatus.RUNNING
+    assert (record.attempt, record.max_attempts, record.name, record.spooler) == (
+        2,
+        3,
+        "app.tasks:send",
+        "/spool/a",
+    )
+    assert (record.enqueued_at, record.scheduled_for) == (T0, T0 + 5)
+    assert record.expires_at == T0 + 10 + DEFAULT_RESULT_TTL
+
+
+def test_retrying_keeps_the_error_and_the_next_time(store: ResultStore) -> None:
+    store.enqueued(queued())
+    store.started("t1", 1, pid=1, at=T0 + 1)
+
+    assert store.retrying("t1", 1, T0 + 60, error="OSError: boom", traceback="Traceback...")
+
+    record = must_get(store)
+    assert (record.status, record.attempt, record.scheduled_for) == (
+        TaskStatus.RETRYING,
+        1,
+        T0 + 60,
+    )
+    assert (record.error, record.traceback) == ("OSError: boom", "Traceback...")
+
+
+def test_the_next_attempt_runs_after_retrying_and_keeps_the_last_error(store: ResultStore) -> None:
+    store.started("t1", 1, at=T0 + 1)
+    store.retrying("t1", 1, T0 + 60, error="OSError: boom")
+
+    assert store.started("t1", 2, pid=9, at=T0 + 61) is True
+
+    record = must_get(store)
+    assert (record.status, record.attempt, record.pid) == (TaskStatus.RUNNING, 2, 9)
+    assert record.error == "OSError: boom"
+
+
+def test_a_late_start_of_an_attempt_that_already_failed_is_ignored(store: ResultStore) -> None:
+    # The old spool file re-runs after the retry file was written (crash in between).
+    store.started("t1", 1, pid=1, at=T0 + 1)
+    store.retrying("t1", 1, T0 + 60, error="boom")
+
+    assert store.started("t1", 1, pid=2, at=T0 + 5) is False
+
+    record = must_get(store)
+    assert (record.status, record.pid) == (TaskStatus.RETRYING, 1)
+
+
+def test_a_late_retrying_of_an_earlier_attempt_is_ignored(store: ResultStore) -> None:
+    store.started("t1", 2, pid=1, at=T0 + 1)
+
+    assert store.retrying("t1", 1, T0 + 60, error="late") is False
+
+    record = must_get(store)
+    assert (record.status, record.attempt, record.error) == (TaskStatus.RUNNING, 2, None)
+
+
+def test_retrying_for_an_unknown_task_creates_it(store: ResultStore) -> None:
+    assert store.retrying("t1", 1, T0 + 60, error="boom", at=T0, name="n", max_attempts=4)
+
+    record = must_get(store)
+    assert (record.status, record.name, record.max_attempts) == (TaskStatus.RETRYING, "n", 4)
+    assert record.expires_at == T0 + 60 + DEFAULT_RESULT_TTL
+
+
+# --- finished ---------------------------------------------------------------------------------
+
+
+def test_finished_records_status_result_and_expiry(store: ResultStore) -> None:
+    store.enqueued(queued())
+    store.started("t1", 1, pid=5, at=T0 + 1)
+
+    assert store.finished(
+        "t1",
+        TaskStatus.DONE,
+        result=b"\x80\x04K\x01.",
+        result_serializer="pickle",
+        at=T0 + 2,
+        ttl=60,
+        attempt=1,
+    )
+
+    record = must_get(store)
+    assert record.status is TaskStatus.DONE
+    assert (record.result, record.result_serializer) == (b"\x80\x04K\x01.", "pickle")
+    assert (record.finished_at, record.expires_at) == (T0 + 2, T0 + 62)
+    assert (record.attempt, record.pid, record.started_at) == (1, 5, T0 + 1)
+
+
+def test_finished_replaces_the_error_of_an_earlier_attempt(store: ResultStore) -> None:
+    store.started("t1", 1)
+    store.retrying("t1", 1, T0 + 1, error="boom", traceback="tb")
+    store.started("t1", 2)
+
+    store.finished("t1", TaskStatus.DONE, result=b"ok", attempt=2)
+
+    record = must_get(store)
+    assert (record.error, record.traceback, record.reason) == (None, None, None)
+
+
+def test_finished_failed_keeps_error_traceback_and_reason(store: ResultStore) -> None:
+    store.started("t1", 3)
+
+    store.finished(
+        "t1", TaskStatus.FAILED, error="ValueError: x", traceback="tb", reason="retries-exhausted"
+    )
+
+    record = must_get(store)
+    assert (record.status, record.error, record.traceback, record.reason) == (
+        TaskStatus.FAILED,
+        "ValueError: x",
+        "tb",
+        "retries-exhausted",
+    )
+    assert record.result is None
+
+
+def test_finished_for_an_unknown_task_still_creates_a_record(store: ResultStore) -> None:
+    assert store.finished(
+        "t1", TaskStatus.QUARANTINED, reason="bad-signature", at=T0, name="n", spooler="/s"
+    )
+
+    record = must_get(store)
+    assert (record.status, record.reason, record.name, record.spooler) == (
+        TaskStatus.QUARANTINED,
+        "bad-signature",
+        "n",
+        "/s",
+    )
+    assert (record.finished_at, record.expires_at) == (T0, T0 + DEFAULT_RESULT_TTL)
+
+
+@pytest.mark.parametrize("first", sorted(s for s in TaskStatus if s.is_final))
+def test_a_final_record_never_changes_again(store: ResultStore, first: TaskStatus) -> None:
+    store.started("t1", 1, pid=1, at=T0)
+    store.finished("t1", first, result=b"first", at=T0 + 1, attempt=1)
+    final = must_get(store)
+
+    assert store.finished("t1", TaskStatus.DONE, result=b"second", at=T0 + 2) is False
+    assert store.finished("t1", TaskStatus.FAILED, error="late", at=T0 + 2) is False
+    assert store.started("t1", 2, pid=2, at=T0 + 3) is False
+    assert store.retrying("t1", 5, T0 + 9, error="late") is False
+
+    assert must_get(store) == final
+
+
+def test_finished_raises_the_attempt_but_never_lowers_it(store: ResultStore) -> None:
+    store.started("t1", 3)
+    store.finished("t1", TaskStatus.DONE, attempt=1)
+    assert must_get(store).attempt == 3
+
+    store.started("t2", 1)
+    store.finished("t2", TaskStatus.DONE, attempt=2)
+    assert must_get(store, "t2").attempt == 2
+
+
+def test_finished_takes_a_timedelta_ttl(store: ResultStore) -> None:
+    store.finished("t1", TaskStatus.SKIPPED, at=T0, ttl=timedelta(hours=1))
+    assert must_get(store).expires_at == T0 + 3600
+
+
+@pytest.mark.parametrize("status", [TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.RETRYING])
+def test_finished_refuses_a_status_that_is_not_final(
+    store: ResultStore, status: TaskStatus
+) -> None:
+    with pytest.raises(ValueError, match="final status"):
+        store.finished("t1", status)
+    assert store.get("t1") is None
+
+
+def test_finished_refuses_a_result_that_is_not_bytes(store: ResultStore) -> None:
+    with pytest.raises(TypeError, match="bytes"):
+        store.finished("t1", TaskStatus.DONE, result="not serialised")  # type: ignore[arg-type]
+    assert store.get("t1") is None
+
+
+def test_finished_refuses_a_negative_ttl(store: ResultStore) -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        store.finished("t1", TaskStatus.DONE, ttl=-1)
+    assert store.get("t1") is None
+
+
+# --- reads, expiry, delete --------------------------------------------------------------------
+
+
+def test_get_of_an_unknown_task_is_none(store: ResultStore) -> None:
+    assert store.get("nope") is None
+
+
+def test_an_expired_record_is_invisible_before_it_is_purged(
+    store: ResultStore, clock: FakeClock
+) -> None:
+    store.finished("old", TaskStatus.DONE, at=T0, ttl=10, name="n")
+    store.finished("new", TaskStatus.DONE, at=T0, ttl=100, name="n")
+    clock.now = T0 + 10
+
+    assert store.get("old") is None
+    assert [r.task_id for r in store.list()] == ["new"]
+    assert store.counts()[TaskStatus.DONE] == 1
+    assert store.counts_by_name() == {"n": {**dict.fromkeys(TaskStatus, 0), TaskStatus.DONE: 1}}
+
+
+def test_purge_expired_deletes_expired_records_only(store: ResultStore, clock: FakeClock) -> None:
+    for i in range(5):
+        store.finished(f"old{i}", TaskStatus.DONE, at=T0, ttl=10)
+    store.finished("keep", TaskStatus.DONE, at=T0, ttl=100)
+    store.enqueued(queued("pending"))
+
+    assert store.purge_expired(T0 + 10) == 5
+    assert store.purge_expired(T0 + 10) == 0
+
+    clock.now = T0 + 5  # still before the purged records' expiry: they are gone anyway
+    assert store.get("old0") is None
+    assert store.get("keep") is not None
+    assert store.get("pending") is not None
+
+
+def test_purge_expired_defaults_to_now(store: ResultStore, clock: FakeClock) -> None:
+    store.finished("t1", TaskStatus.DONE, at=T0, ttl=1)
+    clock.now = T0 + 1
+    assert store.purge_expired() == 1
+
+
+def test_purge_handles_more_records_than_one_batch(store: ResultStore) -> None:
+    for i in range(1203):
+        store.finished(f"t{i}", TaskStatus.DONE, at=T0, ttl=i % 2)
+    assert store.purge_expired(T0) == 602  # the ttl=0 ones
+    assert store.counts()[TaskStatus.DONE] == 601
+
+
+def test_a_pending_record_is_kept_while_it_waits(store: ResultStore, clock: FakeClock) -> None:
+    store.enqueued(queued(enqueued_at=T0, scheduled_for=T0 + 30 * 86400))
+    clock.now = T0 + 30 * 86400 + DEFAULT_RESULT_TTL - 1
+    assert store.get("t1") is not None
+
+
+def test_a_step_after_a_long_backlog_keeps_the_record_alive(
+    store: ResultStore, clock: FakeClock
+) -> None:
+    store.enqueued(queued(enqueued_at=T0))
+    late = T0 + DEFAULT_RESULT_TTL - 1
+    store.started("t1", 1, at=late)
+
+    clock.now = late + 3600
+    assert must_get(store).status is TaskStatus.RUNNING
+    assert store.purge_expired(late + 3600) == 0
+
+
+def test_delete_forgets_a_task_and_says_whether_it_existed(store: ResultStore) -> None:
+    store.finished("t1", TaskStatus.DONE)
+
+    assert store.delete("t1") is True
+    assert store.get("t1") is None
+    assert store.delete("t1") is False
+
+
+def test_delete_lets_a_finished_task_run_again_under_its_id(store: ResultStore) -> None:
+    store.finished("t1", TaskStatus.FAILED, error="boom")
+    store.delete("t1")
+
+    store.enqueued(queued())
+    assert store.started("t1", 1) is True
+    assert must_get(store).status is TaskStatus.RUNNING
+
+
+# --- list and counts --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed(store: ResultStore) -> ResultStore:
+    """Six tasks of two names, created in order t0..t5, in several statuses."""
+    store.enqueued(queued("t0", name="a"))
+    store.started("t1", 1, name="a")
+    store.finished("t2", TaskStatus.DONE, name="b")
+    store.finished("t3", TaskStatus.FAILED, name="a", error="x")
+    store.retrying("t4", 1, T0 + 9, name="b")
+    store.finished("t5", TaskStatus.DONE, name="a")
+    return store
+
+
+def test_list_is_newest_first_by_default(mixed: ResultStore) -> None:
+    assert [r.task_id for r in mixed.list()] == ["t5", "t4", "t3", "t2", "t1", "t0"]
+    assert [r.task_id for r in mixed.list(newest_first=False)] == [f"t{i}" for i in range(6)]
+
+
+def test_list_filters_by_one_status_or_several(mixed: ResultStore) -> None:
+    assert [r.task_id for r in mixed.list(status=TaskStatus.DONE)] == ["t5", "t2"]
+    troubled = mixed.list(status={TaskStatus.FAILED, TaskStatus.RETRYING})
+    assert [r.task_id for r in troubled] == ["t4", "t3"]
+    assert mixed.list(status=set()) == []
+
+
+def test_list_filters_by_name_and_limits(mixed: ResultStore) -> None:
+    assert [r.task_id for r in mixed.list(name="a")] == ["t5", "t3", "t1", "t0"]
+    assert [r.task_id for r in mixed.list(name="a", limit=2)] == ["t5", "t3"]
+    assert [r.task_id for r in mixed.list(status=TaskStatus.DONE, name="b")] == ["t2"]
+    assert mixed.list(limit=0) == []
+
+
+def test_list_returns_full_records(mixed: ResultStore) -> None:
+    (failed,) = mixed.list(status=TaskStatus.FAILED)
+    assert failed == mixed.get("t3")
+
+
+def test_list_refuses_bad_arguments(store: ResultStore) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        store.list(limit=-1)
+    with pytest.raises(TypeError, match="TaskStatus"):
+        store.list(status="done")  # type: ignore[arg-type]
+
+
+def test_counts_has_every_status(mixed: ResultStore) -> None:
+    assert mixed.counts() == {
+        TaskStatus.QUEUED: 1,
+        TaskStatus.SCHEDULED: 0,
+        TaskStatus.RUNNING: 1,
+        TaskStatus.RETRYING: 1,
+        TaskStatus.DONE: 2,
+        TaskStatus.SKIPPED: 0,
+        TaskStatus.FAILED: 1,
+        TaskStatus.QUARANTINED: 0,
+    }
+
+
+def test_counts_for_one_name_and_by_name(mixed: ResultStore) -> None:
+    mixed.finished("anon", TaskStatus.QUARANTINED, reason="corrupt")
+    zero = dict.fromkeys(TaskStatus, 0)
+
+    assert mixed.counts(name="b") == {**zero, TaskStatus.DONE: 1, TaskStatus.RETRYING: 1}
+    assert mixed.counts(name="nobody") == zero
+    assert mixed.counts_by_name() == {
+        "a": {
+            **zero,
+            TaskStatus.QUEUED: 1,
+            TaskStatus.RUNNING: 1,
+            TaskStatus.FAILED: 1,
+            TaskStatus.DONE: 1,
+        },
+        "b": {**zero, TaskStatus.DONE: 1, TaskStatus.RETRYING: 1},
+        None: {**zero, TaskStatus.QUARANTINED: 1},
+    }
+
+
+def test_counts_of_an_empty_store_are_zero(store: ResultStore) -> None:
+    assert store.counts() == dict.fromkeys(TaskStatus, 0)
+    assert store.counts_by_name() == {}
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+
+
+def test_close_is_idempotent_and_the_store_reopens_on_next_use(store: ResultStore) -> None:
+    store.enqueued(queued())
+    store.close()
+    store.close()
+
+    assert must_get(store).status is TaskStatus.QUEUED
+    assert store.started("t1", 1) is True
+
+
+def test_a_store_is_a_context_manager_that_closes(store: ResultStore) -> None:
+    with store as same:
+        assert same is store
+        store.enqueued(queued())
+    assert store.get("t1") is not None
+
+
+# --- the ordering rule ------------------------------------------------------------------------
+
+R, Q, S, RT = TaskStatus.RUNNING, TaskStatus.QUEUED, TaskStatus.SCHEDULED, TaskStatus.RETRYING
+
+
+@pytest.mark.parametrize(
+    ("new", "new_attempt", "old", "old_attempt", "expected"),
+    [
+        (R, 1, Q, 0, True),
+        (R, 1, S, 0, True),
+        (R, 1, R, 1, True),  # re-run after a crash
+        (RT, 1, R, 1, True),
+        (R, 2, RT, 1, True),
+        (R, 1, RT, 1, False),  # old file re-run after its retry was written
+        (RT, 1, R, 2, False),
+        (R, 1, R, 2, False),
+        (TaskStatus.DONE, 1, R, 5, True),
+        (TaskStatus.FAILED, 0, Q, 0, True),
+        (R, 9, TaskStatus.DONE, 1, False),
+        (TaskStatus.DONE, 2, TaskStatus.FAILED, 1, False),
+    ],
+)
+def test_supersedes(
+    new: TaskStatus, new_attempt: int, old: TaskStatus, old_attempt: int, expected: bool
+) -> None:
+    assert supersedes(new, new_attempt, old, old_attempt) is expected
+
+
+# --- every store agrees with the rule, whatever the order of events ---------------------------
+
+_event = st.one_of(
+    st.tuples(st.just("enqueued"), st.sampled_from([Q, S])),
+    st.tuples(st.just("started"), st.integers(1, 3)),
+    st.tuples(st.just("retrying"), st.integers(1, 3)),
+    st.tuples(st.just("finished"), st.sampled_from(sorted(s for s in TaskStatus if s.is_final))),
+)
+_task_ids = itertools.count()
+_tmp = tempfile.TemporaryDirectory(prefix="spoolrt-contract-")
+
+
+def _model(events: list[tuple[str, object]]) -> tuple[TaskStatus, int] | None:
+    """What the stored (status, attempt) must be after ``events``, per the contract."""
+    state: tuple[TaskStatus, int] | None = None
+    for kind, arg in events:
+        if kind == "enqueued":
+            assert isinstance(arg, TaskStatus)
+            state = state or (arg, 0)
+        elif kind == "finished":
+            assert isinstance(arg, TaskStatus)
+            if state is None or not state[0].is_final:
+                state = (arg, state[1] if state else 0)
+        else:
+            assert isinstance(arg, int)
+            status = R if kind == "started" else RT
+            if state is None or supersedes(status, arg, *state):
+                state = (status, arg)
+    return state
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(_event, min_size=1, max_size=8))
+def test_every_store_follows_the_ordering_rule_for_any_sequence(
+    events: list[tuple[str, object]],
+) -> None:
+    clock = FakeClock()
+    stores = [factory(Path(_tmp.name), clock) for factory in STORE_FACTORIES.values()]
+    task_id = f"h{next(_task_ids)}"
+    expected = _model(events)
+    for store in stores:
+        for step, (kind, arg) in enumerate(events):
+            clock.now = T0 + step
+            if kind == "enqueued":
+                assert isinstance(arg, TaskStatus)
+                store.enqueued(TaskRecord(task_id, status=arg, enqueued_at=T0))
+            elif kind == "started":
+                assert isinstance(arg, int)
+                store.started(task_id, arg, pid=step)
+            elif kind == "retrying":
+                assert isinstance(arg, int)
+                store.retrying(task_id, arg, T0 + 100, error=f"e{step}")
+            else:
+                assert isinstance(arg, TaskStatus)
+                store.finished(task_id, arg, result=b"%d" % step)
+        record = store.get(task_id)
+        assert record is not None
+        assert (record.status, record.attempt) == expected, type(store).__name__
+    memory_record, *others = (store.get(task_id) for store in stores)
+    assert all(other == memory_record for other in others)
+    for store in stores:
+        store.close()
