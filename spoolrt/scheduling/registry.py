@@ -86,6 +86,13 @@ class ScheduleRegistry:
                 f"schedule name {name!r} is already used by {current.target!r}; "
                 f"give {target!r} another name (name=...)"
             )
+        if current is not None and current.target is target and current.schedule != schedule:
+            # The same object scheduled twice (stacked decorators): replacing would silently
+            # drop one schedule. A re-executed module brings a new object, so it is not this.
+            raise DuplicateTaskName(
+                f"{target!r} is already scheduled as {name!r} ({current.schedule}); "
+                f"give the schedule {schedule} its own name (name=...)"
+            )
         self._entries[name] = entry
         return entry
 
@@ -139,7 +146,7 @@ class ScheduleTicker:
     ) -> None:
         self.registry = registry
         self.claims = claims
-        self.started_at = as_utc(started_at, "started_at") if started_at else _utc_now()
+        self.started_at = _utc_now() if started_at is None else as_utc(started_at, "started_at")
         self._next_check: dict[str, tuple[Schedule, datetime]] = {}
 
     def tick(self, now: datetime | None = None) -> list[DueSlot]:
@@ -155,22 +162,23 @@ class ScheduleTicker:
             if cached is not None and cached[0] == entry.schedule and moment < cached[1]:
                 continue
             try:
-                won.extend(self._tick_entry(entry, moment))
+                # Collected one by one, so a slot already claimed is returned even if a later
+                # claim of the same schedule fails.
+                for due in self._claim_due(entry, moment):
+                    won.append(due)
                 self._next_check[entry.name] = (entry.schedule, entry.schedule.next_slot(moment))
             except Exception:
                 logger.exception("schedule %r: could not check or claim its slots", entry.name)
         return won
 
-    def _tick_entry(self, entry: ScheduledEntry, now: datetime) -> list[DueSlot]:
+    def _claim_due(self, entry: ScheduledEntry, now: datetime) -> Iterator[DueSlot]:
         last = self.claims.last_claimed(entry.name)
         slots = due_slots(
             entry.schedule, last=last, now=now, since=self.started_at, policy=entry.policy
         )
-        return [
-            DueSlot(entry, slot, slot_key(entry.name, slot))
-            for slot in slots
-            if self.claims.claim(entry.name, slot)
-        ]
+        for slot in slots:
+            if self.claims.claim(entry.name, slot):
+                yield DueSlot(entry, slot, slot_key(entry.name, slot))
 
     def next_wakeup(self) -> datetime | None:
         """When the next slot of any schedule seen so far comes due (a driver may sleep until)."""

@@ -35,23 +35,33 @@ DEFAULT_CATCH_UP_LIMIT = 100
 DEFAULT_GRACE = timedelta(seconds=60)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class MissedSlotPolicy:
-    """A ``MissedSlots`` choice with its bound (``limit``) and lateness allowance (``grace``)."""
+    """A ``MissedSlots`` choice with its bound (``limit``) and lateness allowance (``grace``).
 
-    missed: MissedSlots = MissedSlots.ONCE
-    limit: int = DEFAULT_CATCH_UP_LIMIT
-    grace: timedelta = DEFAULT_GRACE
+    ``MissedSlotPolicy("all", limit=20)`` or ``MissedSlotPolicy(MissedSlots.SKIP, grace=30)``;
+    bad values raise ``InvalidTaskOption`` here, at decoration time.
+    """
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "missed", _as_missed(self.missed))
-        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
-            raise InvalidTaskOption(f"limit must be an int of at least 1, got {self.limit!r}")
-        grace = self.grace
+    missed: MissedSlots
+    limit: int
+    grace: timedelta
+
+    def __init__(
+        self,
+        missed: MissedSlots | str = MissedSlots.ONCE,
+        *,
+        limit: int = DEFAULT_CATCH_UP_LIMIT,
+        grace: timedelta | float = DEFAULT_GRACE,
+    ) -> None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidTaskOption(f"limit must be an int of at least 1, got {limit!r}")
         if isinstance(grace, (int, float)) and not isinstance(grace, bool):
             grace = timedelta(seconds=grace)
         if not isinstance(grace, timedelta) or grace < timedelta(0):
             raise InvalidTaskOption(f"grace must be seconds or a timedelta >= 0, got {grace!r}")
+        object.__setattr__(self, "missed", _as_missed(missed))
+        object.__setattr__(self, "limit", limit)
         object.__setattr__(self, "grace", grace)
 
     @classmethod

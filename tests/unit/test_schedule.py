@@ -41,12 +41,16 @@ UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
 
 
-def berlin(*args: int, fold: int = 0) -> datetime:
-    return datetime(*args, tzinfo=BERLIN, fold=fold)  # type: ignore[misc]
+def berlin(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, *, fold: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN, fold=fold)
 
 
 def upcoming(schedule: Schedule, after: datetime, count: int) -> list[datetime]:
@@ -633,10 +637,37 @@ def test_registry_refuses_a_second_lambda_but_accepts_the_same_one() -> None:
     registry = ScheduleRegistry()
     job = lambda: None  # noqa: E731
     registry.register("job", periodic(60), job)
-    registry.register("job", cron("0 * * * *"), job)
-    assert registry.get("job").schedule == cron("0 * * * *")
+    registry.register("job", periodic(60), job)
+    assert len(registry) == 1
     with pytest.raises(DuplicateTaskName):
         registry.register("job", periodic(60), lambda: None)
+
+
+def test_registry_refuses_one_object_under_one_name_with_two_schedules() -> None:
+    registry = ScheduleRegistry()
+    registry.register("report", cron("0 9 * * *"), print)
+    with pytest.raises(DuplicateTaskName, match="its own name"):
+        registry.register("report", cron("0 17 * * *"), print)
+    assert registry.get("report").schedule == cron("0 9 * * *")
+
+
+class _FailingSecondClaim(SlotClaims):
+    calls = 0
+
+    def claim(self, name: str, slot: datetime) -> bool:
+        self.calls += 1
+        if self.calls == 2:
+            raise OSError("disk full")
+        return super().claim(name, slot)
+
+
+def test_ticker_returns_slots_claimed_before_a_later_claim_failed(tmp_path: Path) -> None:
+    registry = ScheduleRegistry()
+    registry.register("minutely", periodic(60), print, policy="all")
+    start = utc(2024, 1, 1, 10, 0, 30)
+    ticker = ScheduleTicker(registry, _FailingSecondClaim(tmp_path), started_at=start)
+    assert [d.slot for d in ticker.tick(utc(2024, 1, 1, 10, 2))] == [utc(2024, 1, 1, 10, 1)]
+    assert [d.slot for d in ticker.tick(utc(2024, 1, 1, 10, 2))] == [utc(2024, 1, 1, 10, 2)]
 
 
 def test_registry_uses_an_explicit_identity_for_instances() -> None:
