@@ -267,6 +267,8 @@ class ResultStore(abc.ABC):
         name: str | None = None,
         spooler: str | None = None,
         max_attempts: int | None = None,
+        started_at: float | None = None,
+        pid: int | None = None,
     ) -> bool:
         """Record the final ``status`` (done, skipped, failed or quarantined; else ``ValueError``).
 
@@ -276,6 +278,10 @@ class ResultStore(abc.ABC):
         timedelta, default ``DEFAULT_RESULT_TTL``) after ``at`` (default now). ``attempt``, when
         given, raises the stored attempt to it. Creates the record if the id is unknown. Ignored
         (returns False) if the record is already final: the first final write wins.
+
+        ``started_at`` and ``pid`` only fill a record that has none: they let a caller that
+        skips ``started`` to save a write (one commit per task instead of two; the task then goes
+        from queued straight to its final status) still record when and where it ran.
         """
 
     @abc.abstractmethod

@@ -149,6 +149,8 @@ class MemoryResultStore(ResultStore):
         name: str | None = None,
         spooler: str | None = None,
         max_attempts: int | None = None,
+        started_at: float | None = None,
+        pid: int | None = None,
     ) -> bool:
         check_finished(status, result)
         now = self._clock() if at is None else at
@@ -157,22 +159,33 @@ class MemoryResultStore(ResultStore):
             old = self._records.get(task_id)
             if old is not None and old.status.is_final:
                 return False
-            new = TaskRecord(
-                task_id=task_id,
-                name=name,
-                spooler=spooler,
-                status=status,
-                attempt=attempt or 0,
-                max_attempts=max_attempts,
-                finished_at=now,
-                expires_at=expires_at,
-                result=result,
-                result_serializer=result_serializer,
-                error=error,
-                traceback=traceback,
-                reason=reason,
-            )
-            if old is not None:
+            if old is None:
+                new = TaskRecord(
+                    task_id=task_id,
+                    name=name,
+                    spooler=spooler,
+                    status=status,
+                    attempt=attempt or 0,
+                    max_attempts=max_attempts,
+                    started_at=started_at,
+                    pid=pid,
+                    finished_at=now,
+                    expires_at=expires_at,
+                    result=result,
+                    result_serializer=result_serializer,
+                    error=error,
+                    traceback=traceback,
+                    reason=reason,
+                )
+            else:
+                fills = _empty_fields_of(
+                    old,
+                    name=name,
+                    spooler=spooler,
+                    max_attempts=max_attempts,
+                    started_at=started_at,
+                    pid=pid,
+                )
                 new = replace(
                     old,
                     status=status,
@@ -184,7 +197,7 @@ class MemoryResultStore(ResultStore):
                     error=error,
                     traceback=traceback,
                     reason=reason,
-                    **_empty_fields_of(old, name=name, spooler=spooler, max_attempts=max_attempts),
+                    **fills,
                 )
             self._records[task_id] = new
             return True

@@ -342,6 +342,26 @@ def test_finished_for_an_unknown_task_still_creates_a_record(store: ResultStore)
     assert (record.finished_at, record.expires_at) == (T0, T0 + DEFAULT_RESULT_TTL)
 
 
+def test_finished_records_start_and_pid_for_a_caller_that_skipped_started(
+    store: ResultStore,
+) -> None:
+    store.enqueued(queued())
+
+    store.finished("t1", TaskStatus.DONE, at=T0 + 2, started_at=T0 + 1, pid=77, attempt=1)
+
+    record = must_get(store)
+    assert (record.started_at, record.pid, record.finished_at) == (T0 + 1, 77, T0 + 2)
+
+
+def test_finished_keeps_the_start_that_started_recorded(store: ResultStore) -> None:
+    store.started("t1", 1, pid=5, at=T0 + 1)
+
+    store.finished("t1", TaskStatus.DONE, started_at=T0 + 9, pid=99)
+
+    record = must_get(store)
+    assert (record.started_at, record.pid) == (T0 + 1, 5)
+
+
 @pytest.mark.parametrize("first", sorted(s for s in TaskStatus if s.is_final))
 def test_a_final_record_never_changes_again(store: ResultStore, first: TaskStatus) -> None:
     store.started("t1", 1, pid=1, at=T0)

@@ -134,6 +134,37 @@ def test_many_writer_and_reader_processes_share_one_store(tmp_path: Path) -> Non
     assert all(reads > 0 for _, (reads, backwards) in reader_reports)
 
 
+def _first_touch(path: str, n: int, start: Any, out: Connection) -> None:
+    try:
+        store = SQLiteResultStore(path)
+        start.wait()
+        store.finished(f"first-{n}", TaskStatus.DONE)
+        out.send(("ok", None))
+    except BaseException:
+        out.send(("error", traceback.format_exc()))
+    finally:
+        out.close()
+
+
+def test_processes_that_create_the_store_at_the_same_moment_all_succeed(tmp_path: Path) -> None:
+    # uWSGI starts its workers and spoolers together: all of them may be first to open the file.
+    path = str(tmp_path / ".spoolrt" / "results.sqlite3")
+    start = FORK.Barrier(6)
+    pipes, processes = [], []
+    for n in range(6):
+        receive, send = FORK.Pipe(duplex=False)
+        processes.append(FORK.Process(target=_first_touch, args=(path, n, start, send)))
+        pipes.append(receive)
+    for process in processes:
+        process.start()
+    reports = [pipe.recv() for pipe in pipes]
+    for process in processes:
+        process.join(timeout=30)
+
+    assert [detail for kind, detail in reports if kind == "error"] == []
+    assert SQLiteResultStore(path).counts()[TaskStatus.DONE] == 6
+
+
 # --- fork and threads -------------------------------------------------------------------------
 
 
