@@ -5,7 +5,7 @@
 docstrings are the contract for any other store.
 """
 
-from spoolrt.results.base import ResultStore, ResultStoreError, TaskRecord, supersedes
+from spoolrt.results.base import ResultStore, ResultStoreError, TaskRecord, TaskStart, supersedes
 from spoolrt.results.defaults import DEFAULT_RESULT_TTL
 from spoolrt.results.memory import MemoryResultStore
 from spoolrt.results.sqlite import SQLiteResultStore
@@ -17,5 +17,6 @@ __all__ = [
     "ResultStoreError",
     "SQLiteResultStore",
     "TaskRecord",
+    "TaskStart",
     "supersedes",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "ResultStoreError",
     "StatusFilter",
     "TaskRecord",
+    "TaskStart",
     "check_enqueued",
     "check_finished",
     "status_filter",
@@ -125,6 +126,21 @@ def status_filter(status: StatusFilter) -> frozenset[TaskStatus] | None:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskStart:
+    """What ``ResultStore.started`` did. True (as a bool) when the start was recorded."""
+
+    applied: bool
+    """False when the write was ignored: the task is final, or a later attempt started."""
+    interrupted: bool = False
+    """The record already showed this same attempt running: that run never finished."""
+    previous_pid: int | None = None
+    """The pid the interrupted run had recorded, when ``interrupted``."""
+
+    def __bool__(self) -> bool:
+        return self.applied
+
+
+@dataclass(frozen=True, slots=True)
 class TaskRecord:
     """Everything a store knows about one task, as of one read.
 
@@ -176,8 +192,8 @@ class ResultStore(abc.ABC):
     record was already purged. So every write is an upsert: it creates the record if the id is
     unknown (filling what it knows), and otherwise applies only if ``supersedes`` allows it. All
     write methods return True when the stored record changed and False when the write was
-    ignored as late or duplicate; a dispatcher may use False from ``started`` to notice that
-    the task already finished.
+    ignored as late or duplicate, except ``started``, which also says what it found
+    (``TaskStart``).
 
     The optional ``name``, ``spooler``, ``max_attempts`` (and on ``started`` ``enqueued_at`` and
     ``scheduled_for``) keywords describe the task; they only fill fields the record does not
@@ -221,12 +237,17 @@ class ResultStore(abc.ABC):
         max_attempts: int | None = None,
         enqueued_at: float | None = None,
         scheduled_for: float | None = None,
-    ) -> bool:
+    ) -> TaskStart:
         """Mark attempt number ``attempt`` (1-based) as running in process ``pid`` since ``at``.
 
-        ``pid`` defaults to the calling process and ``at`` to now. Called again for the same
-        attempt after a crash, it refreshes ``pid`` and ``started_at``. Ignored (returns False)
-        when the record is final or already past this attempt.
+        ``pid`` defaults to the calling process and ``at`` to now. Ignored when the record is
+        final or already past this attempt. Returns what it found along with what it did, in
+        one step (no ``get`` first), so a dispatcher learns on the hot path both that a
+        duplicate delivery of a finished task need not run (``applied`` is False) and that an
+        earlier run of this same attempt never finished (``interrupted``): a spool file runs
+        in one process at a time, so a record still ``running`` this attempt means that process
+        died (harakiri, out-of-memory kill, crash). The record is then refreshed with the new
+        ``pid`` and ``started_at``; what to do about the lost run is the caller's decision.
         """
 
     @abc.abstractmethod

@@ -21,6 +21,7 @@ from spoolrt.results.base import (
     ResultStore,
     StatusFilter,
     TaskRecord,
+    TaskStart,
     check_enqueued,
     check_finished,
     status_filter,
@@ -90,7 +91,7 @@ class MemoryResultStore(ResultStore):
         max_attempts: int | None = None,
         enqueued_at: float | None = None,
         scheduled_for: float | None = None,
-    ) -> bool:
+    ) -> TaskStart:
         now = self._clock() if at is None else at
         keep_until = max(now, scheduled_for or 0.0) + DEFAULT_RESULT_TTL
         changes: dict[str, Any] = {
@@ -106,7 +107,12 @@ class MemoryResultStore(ResultStore):
             "enqueued_at": enqueued_at,
             "scheduled_for": scheduled_for,
         }
-        return self._advance(task_id, TaskStatus.RUNNING, attempt, changes, fills, keep_until)
+        applied, old = self._advance(
+            task_id, TaskStatus.RUNNING, attempt, changes, fills, keep_until
+        )
+        if old is not None and old.status is TaskStatus.RUNNING and old.attempt == attempt:
+            return TaskStart(applied, interrupted=True, previous_pid=old.pid)
+        return TaskStart(applied)
 
     def retrying(
         self,
@@ -131,7 +137,10 @@ class MemoryResultStore(ResultStore):
             "traceback": traceback,
         }
         fills = {"name": name, "spooler": spooler, "max_attempts": max_attempts}
-        return self._advance(task_id, TaskStatus.RETRYING, attempt, changes, fills, keep_until)
+        applied, _ = self._advance(
+            task_id, TaskStatus.RETRYING, attempt, changes, fills, keep_until
+        )
+        return applied
 
     def finished(
         self,
@@ -288,8 +297,11 @@ class MemoryResultStore(ResultStore):
         changes: dict[str, Any],
         fills: dict[str, Any],
         keep_until: float,
-    ) -> bool:
-        """Apply a non-final step if ``supersedes`` allows it, creating the record if unknown."""
+    ) -> tuple[bool, TaskRecord | None]:
+        """Apply a non-final step if ``supersedes`` allows it, creating the record if unknown.
+
+        Returns whether it applied and the record it found (None if there was none).
+        """
         with self._lock:
             old = self._records.get(task_id)
             if old is None:
@@ -298,9 +310,9 @@ class MemoryResultStore(ResultStore):
                 self._records[task_id] = TaskRecord(
                     task_id=task_id, expires_at=keep_until, **fields
                 )
-                return True
+                return True, None
             if not supersedes(status, attempt, old.status, old.attempt):
-                return False
+                return False, old
             old_expiry = old.expires_at if old.expires_at is not None else keep_until
             self._records[task_id] = replace(
                 old,
@@ -308,7 +320,7 @@ class MemoryResultStore(ResultStore):
                 **_empty_fields_of(old, **fills),
                 **changes,
             )
-            return True
+            return True, old
 
     def _fill(self, old: TaskRecord, **fills: Any) -> bool:
         """Fill the empty descriptive fields of ``old``; caller holds the lock."""

@@ -26,6 +26,7 @@ from spoolrt.results import (
     ResultStore,
     SQLiteResultStore,
     TaskRecord,
+    TaskStart,
     supersedes,
 )
 
@@ -163,7 +164,7 @@ def test_enqueued_after_the_task_finished_leaves_it_finished(store: ResultStore)
 def test_started_marks_the_attempt_running_with_pid_and_time(store: ResultStore) -> None:
     store.enqueued(queued())
 
-    assert store.started("t1", 1, pid=4242, at=T0 + 3) is True
+    assert store.started("t1", 1, pid=4242, at=T0 + 3).applied is True
 
     record = must_get(store)
     assert (record.status, record.attempt, record.pid) == (TaskStatus.RUNNING, 1, 4242)
@@ -183,8 +184,9 @@ def test_started_defaults_pid_to_this_process_and_time_to_now(
 
 def test_started_again_for_the_same_attempt_refreshes_pid_after_a_crash(store: ResultStore) -> None:
     store.started("t1", 1, pid=100, at=T0 + 1)
+    start = store.started("t1", 1, pid=200, at=T0 + 40)
 
-    assert store.started("t1", 1, pid=200, at=T0 + 40) is True
+    assert start == TaskStart(applied=True, interrupted=True, previous_pid=100)
 
     record = must_get(store)
     assert (record.status, record.attempt, record.pid, record.started_at) == (
@@ -193,6 +195,23 @@ def test_started_again_for_the_same_attempt_refreshes_pid_after_a_crash(store: R
         200,
         T0 + 40,
     )
+
+
+def test_started_says_whether_it_applied_and_is_true_when_it_did(store: ResultStore) -> None:
+    first = store.started("t1", 1, pid=1)
+    store.finished("t1", TaskStatus.DONE)
+    duplicate = store.started("t1", 1, pid=2)
+
+    assert first == TaskStart(applied=True) and bool(first) is True
+    assert duplicate == TaskStart(applied=False) and bool(duplicate) is False
+
+
+def test_a_new_attempt_or_a_first_run_is_not_an_interrupted_one(store: ResultStore) -> None:
+    store.enqueued(queued())
+    assert store.started("t1", 1, pid=1) == TaskStart(applied=True)
+    store.retrying("t1", 1, T0 + 1)
+    assert store.started("t1", 2, pid=2) == TaskStart(applied=True)
+    assert store.started("t1", 3, pid=3) == TaskStart(applied=True)  # attempt 2 ran on
 
 
 def test_started_for_an_unknown_task_creates_a_complete_record(store: ResultStore) -> None:
@@ -240,7 +259,7 @@ def test_the_next_attempt_runs_after_retrying_and_keeps_the_last_error(store: Re
     store.started("t1", 1, at=T0 + 1)
     store.retrying("t1", 1, T0 + 60, error="OSError: boom")
 
-    assert store.started("t1", 2, pid=9, at=T0 + 61) is True
+    assert store.started("t1", 2, pid=9, at=T0 + 61).applied is True
 
     record = must_get(store)
     assert (record.status, record.attempt, record.pid) == (TaskStatus.RUNNING, 2, 9)
@@ -252,7 +271,7 @@ def test_a_late_start_of_an_attempt_that_already_failed_is_ignored(store: Result
     store.started("t1", 1, pid=1, at=T0 + 1)
     store.retrying("t1", 1, T0 + 60, error="boom")
 
-    assert store.started("t1", 1, pid=2, at=T0 + 5) is False
+    assert store.started("t1", 1, pid=2, at=T0 + 5).applied is False
 
     record = must_get(store)
     assert (record.status, record.pid) == (TaskStatus.RETRYING, 1)
@@ -370,7 +389,7 @@ def test_a_final_record_never_changes_again(store: ResultStore, first: TaskStatu
 
     assert store.finished("t1", TaskStatus.DONE, result=b"second", at=T0 + 2) is False
     assert store.finished("t1", TaskStatus.FAILED, error="late", at=T0 + 2) is False
-    assert store.started("t1", 2, pid=2, at=T0 + 3) is False
+    assert store.started("t1", 2, pid=2, at=T0 + 3).applied is False
     assert store.retrying("t1", 5, T0 + 9, error="late") is False
 
     assert must_get(store) == final
@@ -491,7 +510,7 @@ def test_delete_lets_a_finished_task_run_again_under_its_id(store: ResultStore) 
     store.delete("t1")
 
     store.enqueued(queued())
-    assert store.started("t1", 1) is True
+    assert store.started("t1", 1).applied is True
     assert must_get(store).status is TaskStatus.RUNNING
 
 
@@ -587,7 +606,7 @@ def test_close_is_idempotent_and_the_store_reopens_on_next_use(store: ResultStor
     store.close()
 
     assert must_get(store).status is TaskStatus.QUEUED
-    assert store.started("t1", 1) is True
+    assert store.started("t1", 1).applied is True
 
 
 def test_a_store_is_a_context_manager_that_closes(store: ResultStore) -> None:

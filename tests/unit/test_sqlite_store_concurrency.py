@@ -191,7 +191,7 @@ def test_a_forked_child_uses_its_own_connection_and_leaves_the_parents_alone(
     record = store.get("from-child")
     assert record is not None and record.result == str(child_pid).encode()
     # The parent's own connection still works after the child exited.
-    assert store.started("from-parent", 1) is True
+    assert store.started("from-parent", 1).applied is True
 
 
 def test_threads_of_one_process_share_the_store(tmp_path: Path) -> None:
@@ -258,7 +258,7 @@ def test_a_lock_held_past_the_timeout_raises_a_store_error(
             store.started("t1", 1)
     finally:
         locker.execute("ROLLBACK")
-    assert store.started("t1", 1) is True
+    assert store.started("t1", 1).applied is True
 
 
 def test_reads_go_on_while_a_writer_holds_the_lock(
