@@ -12,12 +12,14 @@ Why it is built the way it is (every choice was measured; see benchmarks/store_c
   readers. NORMAL fsyncs only at checkpoints: an application crash loses nothing; a power cut
   or kernel crash may lose the last status updates but never corrupts the file. FULL would add
   an fsync to every task for a record that the spool file (fsynced by the enqueuer) already
-  backs up. Networked filesystems cannot do WAL's shared memory: the store refuses them.
+  backs up. WAL needs a local filesystem (shared memory between processes): the store
+  refuses a file that cannot switch to WAL, and NFS is not supported.
 - **No secondary index.** Every index costs every write: even a partial index on the rare
   statuses, which no hot row ever enters, measured +5 us a task (+20%). So the table has only
   its primary key and the unique task id; ``list``, ``counts`` and ``purge_expired`` scan it,
-  which is fine for a CLI, a dashboard and a purge every few minutes (a million rows scan in
-  well under a second), and reads in WAL mode never hold up the writers.
+  which is fine for a CLI, a dashboard and a purge every few minutes (1 M rows, 230 MB:
+  ``counts`` 0.2 s, ``list`` by status 0.1 s, purging 500 k of them 0.8 s in 500-row write
+  transactions), and reads in WAL mode never hold up the writers.
 - **Our own wait for the write lock.** SQLite's busy handler sleeps 1 ms, then 2, 5, 10...
   while the lock is held for microseconds; the store instead retries after ~50 µs, doubling to
   2 ms, with jitter, until ``busy_timeout``. Callers never see ``database is locked``.
