@@ -117,7 +117,9 @@ class Envelope:
                 enqueued_at=float(header.get("ts", 0.0)),
                 options=dict(header.get("opts") or {}),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            # OverflowError: JSON allows 1e400 (float inf) and 400-digit ints, which int()/float()
+            # refuse; it must not escape as a non-spoolrt error (the callable would loop on it).
             raise CorruptSpoolFile(f"envelope header is malformed: {exc!r}") from exc
 
 
@@ -142,8 +144,13 @@ def spool_vars(envelope: Envelope) -> dict[bytes, bytes]:
     return out
 
 
-def read_header(body: bytes) -> tuple[bytes, bytes, dict[str, Any], bytes]:
-    """Split a body into (mac, signed part, header, payload) without verifying anything."""
+def _split(body: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+    """Split a body into (mac, signed part, header bytes, payload) by its declared sizes.
+
+    Only bounds are checked here, nothing is parsed: a body cut short or declaring more than it
+    holds is ``CorruptSpoolFile`` (a clearer reason than a failing MAC), decided before any byte
+    of it is trusted.
+    """
     if body[:4] != MAGIC:
         raise ForeignSpoolFile("the body does not start with spoolrt's envelope")
     if len(body) < _PREFIX.size:
@@ -153,30 +160,46 @@ def read_header(body: bytes) -> tuple[bytes, bytes, dict[str, Any], bytes]:
         raise CorruptSpoolFile(f"envelope version {version} is not supported")
     start = _PREFIX.size
     if start + header_size > len(body):
-        raise CorruptSpoolFile(f"envelope header of {header_size} bytes runs past the body")
+        raise CorruptSpoolFile(
+            f"envelope header of {header_size} bytes runs past the body ({len(body)} bytes): "
+            "truncated"
+        )
+    return mac, body[start - 4 :], body[start : start + header_size], body[start + header_size :]
+
+
+def _parse_header(raw: bytes) -> dict[str, Any]:
     try:
-        header = json.loads(body[start : start + header_size])
-    except ValueError as exc:
+        header = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[..." nested too deep
         raise CorruptSpoolFile(f"envelope header is not JSON: {exc}") from exc
     if not isinstance(header, dict):
         raise CorruptSpoolFile("envelope header is not an object")
-    return mac, body[start - 4 :], header, body[start + header_size :]
+    return header
+
+
+def read_header(body: bytes) -> tuple[bytes, bytes, dict[str, Any], bytes]:
+    """Split a body into (mac, signed part, header, payload) without verifying anything.
+
+    For tools that show a file they cannot verify; the header is JSON, so reading it runs
+    nothing. Raises only ``ForeignSpoolFile`` or ``CorruptSpoolFile``.
+    """
+    mac, signed, raw_header, payload = _split(body)
+    return mac, signed, _parse_header(raw_header), payload
 
 
 def decode_body(body: bytes, signer: Signer | None) -> Envelope:
     """Verify and decode a body. With a signer, an unsigned or altered body is ``BadSignature``.
 
-    Raises only ``ForeignSpoolFile``, ``CorruptSpoolFile`` or ``BadSignature``.
+    The MAC is checked before the header is parsed. Raises only ``ForeignSpoolFile``,
+    ``CorruptSpoolFile`` or ``BadSignature``.
     """
-    if body[:4] != MAGIC:
-        raise ForeignSpoolFile("the body does not start with spoolrt's envelope")
-    if len(body) < _PREFIX.size:
-        raise CorruptSpoolFile(f"envelope of {len(body)} bytes is shorter than its prefix")
-    mac = body[5 : 5 + MAC_SIZE]
-    if signer is not None and not signer.verify(body[_PREFIX.size - 4 :], mac):
-        raise BadSignature("the envelope's MAC does not verify with any accepted key")
-    _mac, _signed, header, payload = read_header(body)
-    return Envelope.from_header(header, payload)
+    mac, signed, raw_header, payload = _split(body)
+    if signer is not None and not signer.verify(signed, mac):
+        raise BadSignature(
+            "the envelope's MAC does not verify with any accepted key "
+            "(forged, altered, cut short inside the payload, or signed with another key)"
+        )
+    return Envelope.from_header(_parse_header(raw_header), payload)
 
 
 def is_spoolrt_packet(packet: SpoolPacket) -> bool:
