@@ -20,14 +20,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import pickle
 import secrets
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import ConfigurationError, PayloadDecodeError, SerializationError
+
+log = logging.getLogger("spoolrt")
 
 MAC_SIZE = 32
 ENV_SECRET_KEY = "SPOOLRT_SECRET_KEY"
@@ -62,21 +66,38 @@ class PickleSerializer:
 
 
 class JsonSerializer:
-    """Data only (dict, list, str, int, float, bool, None); tuples come back as lists."""
+    """Data only (dict with str keys, list, str, int, float, bool, None); tuples come back as
+    lists. Anything else is refused at the call site rather than changed on the way: ``json``
+    itself would turn ``{1: "a"}`` into ``{"1": "a"}`` and NaN into a non-standard token."""
 
     name = "json"
 
     def dumps(self, value: Any) -> bytes:
         try:
+            _check_str_keys(value)
             return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise SerializationError(f"task data is not JSON-serialisable: {exc}") from exc
 
     def loads(self, data: bytes) -> Any:
         try:
             return json.loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise PayloadDecodeError(f"cannot decode JSON payload: {exc}") from exc
+
+
+def _check_str_keys(value: Any) -> None:
+    """Refuse dict keys that ``json`` would silently turn into strings."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"dict key {key!r} is not a str; JSON would turn it into one")
+                stack.append(inner)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
 
 
 SERIALIZERS: dict[str, Serializer] = {s.name: s for s in (PickleSerializer(), JsonSerializer())}
@@ -144,9 +165,20 @@ def load_or_create_key_file(path: Path) -> bytes:
 
 
 def _read_key(path: Path) -> bytes:
-    key = path.read_bytes().strip()
+    with open(path, "rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        key = f.read().strip()
     if len(key) < 16:
         raise ConfigurationError(f"signing key file {path} holds fewer than 16 bytes")
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        # Whoever can read the key can sign a pickle that the spooler will load.
+        log.warning(
+            "spoolrt: signing key file %s has mode %o: other users can read or change it; "
+            "run `chmod 600 %s`",
+            path,
+            stat.S_IMODE(mode),
+            path,
+        )
     return key
 
 
@@ -156,4 +188,12 @@ def signer_from_environment() -> Signer:
     if key:
         old = [k for k in os.environ.get(ENV_OLD_KEYS, "").split(",") if k]
         return Signer([key, *old])
-    return Signer([load_or_create_key_file(default_key_file())])
+    path = default_key_file()
+    try:
+        return Signer([load_or_create_key_file(path)])
+    except OSError as exc:
+        raise ConfigurationError(
+            f"no signing key is configured and the key file {path} cannot be read or created "
+            f"({exc}); set {ENV_SECRET_KEY}, call spoolrt.configure(secret_key=...), or point "
+            f"{ENV_KEY_FILE} at a file this user can write"
+        ) from exc

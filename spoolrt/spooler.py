@@ -18,7 +18,7 @@ from .handle import TaskHandle
 from .inspection import TaskInfo, describe_file
 from .message import Envelope, encode_body, new_task_id
 from .options import Postpone, check_delay, check_priority, check_retries, resolve_at
-from .serializers import get_serializer
+from .serializers import SERIALIZERS, get_serializer
 from .spooldir import iter_pending
 from .tasks import SpoolerTask, TaskFunction
 
@@ -75,8 +75,16 @@ class Spooler:
 
     task = _TaskDecorator()
 
-    def __init__(self, name: str | os.PathLike[str]) -> None:
+    def __init__(self, name: str | os.PathLike[str], *, serializer: str | None = None) -> None:
+        """``serializer`` ("pickle" or "json") overrides ``configure(serializer=...)`` for tasks
+        sent through this object, e.g. ``mail = Spooler(path, serializer="json")`` and then
+        ``@mail.task()``; it is recorded in each envelope, so the spooler decodes any mix."""
+        if serializer is not None and serializer not in SERIALIZERS:
+            raise ConfigurationError(
+                f"unknown serializer {serializer!r}; choose one of {', '.join(SERIALIZERS)}"
+            )
         self.name = os.fspath(name)
+        self.serializer = serializer
 
     def __str__(self) -> str:
         return self.name
@@ -199,6 +207,7 @@ class Spooler:
     ) -> TaskHandle:
         """Build, sign and spool one task; every check happens before anything is written."""
         settings = get_settings()
+        serializer = self.serializer or settings.serializer
         backend = backends.current()
         now = time.time()
         priority = check_priority(priority)
@@ -210,8 +219,8 @@ class Spooler:
             type_id=type_id,
             message=message,
             name=name,
-            payload=get_serializer(settings.serializer).dumps(payload),
-            serializer=settings.serializer,
+            payload=get_serializer(serializer).dumps(payload),
+            serializer=serializer,
             retries=check_retries(settings.retries if retries is None else retries),
             retry_delay=check_delay(settings.retry_delay if retry_delay is None else retry_delay),
             at=resolve_at(postpone, now),
