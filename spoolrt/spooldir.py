@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import math
 import os
 import socket
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .spoolfile import FILE_PREFIX
+
+log = logging.getLogger("spoolrt")
 
 STATE_DIR = ".spoolrt"
 FAILED = "failed"
@@ -204,3 +208,49 @@ def _unlink_quietly(path: str) -> None:
     except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise
+
+
+_checked: set[str] = set()
+
+
+def exposure_problems(spool_dir: str | os.PathLike[str]) -> list[str]:
+    """Why other local users could put files into ``spool_dir`` (empty when they cannot).
+
+    Checks the directory, spoolrt's state directory and the numeric priority sub-directories
+    (uWSGI creates those ``0777`` minus the umask). A file dropped there is never run unless it
+    carries a valid MAC, but it can still delete, replay or crowd out real tasks, and with
+    signing off it runs any code it likes.
+    """
+    root = Path(spool_dir)
+    candidates = [root, state_dir(root)]
+    try:
+        candidates += [e for e in root.iterdir() if e.name.isdigit() and e.is_dir()]
+    except OSError:
+        pass
+    problems: list[str] = []
+    me = os.geteuid()
+    for path in candidates:
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            who = "all users" if mode & stat.S_IWOTH else "its group"
+            problems.append(f"{path} is writable by {who} (mode {mode:o}); run `chmod go-w {path}`")
+        if info.st_uid not in (me, 0):
+            problems.append(f"{path} belongs to uid {info.st_uid}, not to this user ({me})")
+    return problems
+
+
+def warn_if_exposed(spool_dir: str | os.PathLike[str]) -> list[str]:
+    """Log a WARNING for each of ``exposure_problems(spool_dir)``, once per directory and process
+    (a spooler imports spoolrt in every worker; one line each is enough)."""
+    key = os.path.realpath(spool_dir)
+    if key in _checked:
+        return []
+    _checked.add(key)
+    problems = exposure_problems(spool_dir)
+    for problem in problems:
+        log.warning("spoolrt: spool directory is open to other users: %s", problem)
+    return problems

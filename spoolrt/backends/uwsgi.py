@@ -15,6 +15,7 @@ from typing import Any
 from ..dispatch import Dispatcher
 from ..errors import ConfigurationError, EnqueueError
 from ..message import Envelope, is_spoolrt_packet, spool_vars
+from ..spooldir import warn_if_exposed
 from ..spoolfile import from_callable_env
 from .base import Backend
 
@@ -108,6 +109,8 @@ class UwsgiBackend(Backend):
                 "spoolrt: lazy-apps is on and no spooler-import is set: the spooler process "
                 "will not load your tasks; add `spooler-import = <your tasks module>`"
             )
+        for spool_dir in self.spooler_dirs():
+            warn_if_exposed(spool_dir)
 
 
 class SpoolerCallable:
