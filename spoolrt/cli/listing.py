@@ -1,0 +1,348 @@
+"""``spoolrt ls``, ``spoolrt show`` and ``spoolrt stats``: look without touching.
+
+JSON shapes (stable: fields are only ever added):
+
+``ls --json``::
+
+    {"spoolers": [DIR, ...], "tasks": [TASK, ...]}
+
+    TASK = {"state": "pending|scheduled|running|failed|quarantined", "id": str|null,
+            "task": str|null, "type": str|null, "kind": "spoolrt|foreign|corrupt|bad-signature|...",
+            "verified": bool, "attempt": int|null, "max_attempts": int|null,
+            "priority": int|null, "due": unix time|null, "enqueued_at": unix time|null,
+            "since": unix time, "age": seconds, "reason": str|null, "error": str|null,
+            "locked_by": pid|null, "spooler": DIR, "path": str, "size": bytes}
+
+``show --json``: TASK plus ``"arguments"`` (a preview), ``"vars"`` (the spool file's uWSGI
+vars), ``"record"`` (the failed/quarantine record: error, traceback, attempts...) and
+``"result"`` (the result store's record, or null); for a task known only to the result store,
+``{"id", "result"}``.
+
+``stats --json``::
+
+    {"spoolers": [{"spooler": DIR, "counts": {STATE: n}, "by_task": {TASK: {STATE: n}},
+                   "oldest_pending_age": seconds|null, "results": {STATUS: n}|null}],
+     "total": {"counts": ..., "by_task": ..., "oldest_pending_age": ...}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from . import results
+from ._common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    add_discovery_options,
+    examples,
+    find_spool_dirs,
+    format_duration,
+    format_table,
+    format_time,
+    format_when,
+    import_apps,
+    read_signer,
+    warn,
+    write_json,
+)
+from .scan import Entry, State, entry_for_path, find, scan
+
+
+def register(subparsers: Any) -> None:
+    ls = subparsers.add_parser(
+        "ls",
+        help="list pending, scheduled, running, failed and quarantined tasks",
+        description="List the task files of the spool directories, oldest first.",
+        epilog=examples(
+            "spoolrt ls",
+            "spoolrt ls --status failed --status quarantined",
+            "spoolrt ls --task 'myapp.tasks:send_*' --newest -n 20",
+            "spoolrt ls --spool /var/spool/app --json | jq '.tasks[].id'",
+        )
+        + "\n\n"
+        + "JSON shape: see `pydoc spoolrt.cli.listing`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ls.add_argument(
+        "--status",
+        action="append",
+        choices=[s.value for s in State],
+        help="only this state; repeatable",
+    )
+    ls.add_argument(
+        "--task",
+        metavar="NAME",
+        help="only this task (module:qualname, qualname, type id, or a glob)",
+    )
+    order = ls.add_mutually_exclusive_group()
+    order.add_argument("--oldest", action="store_true", help="oldest first (the default)")
+    order.add_argument("--newest", action="store_true", help="newest first")
+    ls.add_argument("-n", "--limit", type=int, metavar="N", help="show at most N tasks")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    add_discovery_options(ls)
+    ls.set_defaults(handler=cmd_ls)
+
+    show = subparsers.add_parser(
+        "show",
+        help="show one task: envelope, arguments, attempts, last error, result",
+        description="Show one task, found by its task id (or a unique prefix of it), its file "
+        "name, or a path. A task that already finished is looked up in the result store.",
+        epilog=examples(
+            "spoolrt show 19a4c7e0b12-5f2e9a1c3d-1",
+            "spoolrt show 19a4c7e0",
+            "spoolrt show .spoolrt-state/spool/.spoolrt/failed/uwsgi_spoolfile_on_host_1_2_3",
+            "spoolrt show 19a4c7e0 --json",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    show.add_argument("target", metavar="ID_OR_PATH")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    add_discovery_options(show)
+    show.set_defaults(handler=cmd_show)
+
+    stats = subparsers.add_parser(
+        "stats",
+        help="counts per state and per task, oldest pending age, per spooler",
+        description="Count the task files of each spool directory by state and by task.",
+        epilog=examples("spoolrt stats", "spoolrt stats --spool /var/spool/a --spool /b --json"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    stats.add_argument("--json", action="store_true", help="machine-readable output")
+    add_discovery_options(stats)
+    stats.set_defaults(handler=cmd_stats)
+
+
+# --- ls -----------------------------------------------------------------------------------------
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    import_apps(args.app)
+    dirs, _source = find_spool_dirs(args.spool)
+    signer, warning = read_signer()
+    now = time.time()
+    states = [State(s) for s in args.status] if args.status else None
+    entries = scan(dirs, signer, states=states, now=now)
+    if args.task:
+        entries = [e for e in entries if e.matches_task(args.task)]
+    entries.sort(key=lambda e: (e.since, e.path), reverse=args.newest)
+    if args.limit is not None:
+        entries = entries[: max(0, args.limit)]
+    if args.json:
+        write_json({"spoolers": dirs, "tasks": [e.to_json(now) for e in entries]})
+        return EXIT_OK
+    if warning:
+        warn(warning)
+    print(render_ls(entries, dirs, now))
+    return EXIT_OK
+
+
+def render_ls(entries: Sequence[Entry], dirs: Sequence[str], now: float) -> str:
+    several = len(dirs) > 1
+    headers = ["STATE", "ID", "TASK", "TRY", "PRIO", "WHEN"]
+    headers += ["SPOOLER"] if several else []
+    headers += ["NOTE"]
+    rows = []
+    for e in entries:
+        info = e.info
+        when = format_when(e.due, now) if e.state is State.SCHEDULED else format_when(e.since, now)
+        row = [
+            e.state.value,
+            e.task_id or "-",
+            e.label or f"({e.kind})",
+            f"{info.attempt}/{info.max_attempts}" if info.attempt else "-",
+            "-" if info.priority is None else str(info.priority),
+            when,
+        ]
+        row += [_short_dir(e.spool_dir, dirs)] if several else []
+        row += [_note(e)]
+        rows.append(row)
+    counts = Counter(e.state.value for e in entries)
+    summary = ", ".join(f"{counts[s.value]} {s.value}" for s in State if counts[s.value])
+    where = f"{len(dirs)} spool dirs" if several else dirs[0]
+    footer = f"{len(entries)} task(s) in {where}" + (f": {summary}" if summary else "")
+    return (format_table(headers, rows) + "\n" if rows else "") + footer
+
+
+def _note(entry: Entry) -> str:
+    if entry.state is State.RUNNING:
+        return f"locked by pid {entry.locked_by}"
+    if entry.state in (State.FAILED, State.QUARANTINED):
+        reason = entry.record.get("reason") or entry.kind
+        return f"{reason}: {entry.error}" if entry.error else str(reason)
+    if entry.info.problem:
+        return entry.info.problem
+    return ""
+
+
+def _short_dir(spool_dir: str, dirs: Sequence[str]) -> str:
+    base = os.path.basename(spool_dir.rstrip(os.sep))
+    same = [d for d in dirs if os.path.basename(d.rstrip(os.sep)) == base]
+    return base if len(same) == 1 else spool_dir
+
+
+# --- show ---------------------------------------------------------------------------------------
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    import_apps(args.app)
+    signer, warning = read_signer()
+    now = time.time()
+    target: str = args.target
+    if os.path.isfile(target):
+        entry = entry_for_path(target, signer, now)
+        matches = [entry] if entry is not None else []
+        dirs = [entry.spool_dir] if entry is not None else []
+    else:
+        dirs, _source = find_spool_dirs(args.spool)
+        matches = find(scan(dirs, signer, now=now), target)
+    if len(matches) > 1:
+        warn(f"{target!r} matches {len(matches)} task files; give more of the id or a path:")
+        for m in matches:
+            warn(f"  {m.state.value:<12} {m.task_id or '-'}  {m.path}")
+        return EXIT_FAILURE
+    if not matches:
+        stored = results.lookup(dirs, target)
+        if stored is None:
+            warn(f"no task {target!r} in {', '.join(dirs) or 'any spool directory'}")
+            return EXIT_FAILURE
+        if args.json:
+            write_json({"id": stored.task_id, "result": results.to_json(stored)})
+        else:
+            print(results.render(stored))
+        return EXIT_OK
+    entry = matches[0]
+    stored = results.lookup([entry.spool_dir], entry.task_id) if entry.task_id else None
+    if args.json:
+        data = entry.to_json(now)
+        data.update(
+            arguments=entry.info.arguments or None,
+            vars=entry.info.vars,
+            record=entry.record or None,
+            result=results.to_json(stored) if stored else None,
+        )
+        write_json(data)
+        return EXIT_OK
+    if warning:
+        warn(warning)
+    print(render_show(entry, now))
+    if stored is not None:
+        print()
+        print(results.render(stored))
+    return EXIT_OK
+
+
+def render_show(entry: Entry, now: float) -> str:
+    info = entry.info
+    rows: list[tuple[str, str]] = [
+        ("state", entry.state.value + (f" (pid {entry.locked_by})" if entry.locked_by else "")),
+        ("id", entry.task_id or "-"),
+        ("task", entry.label or "-"),
+        ("type", info.type_id or "-"),
+        ("file", entry.path),
+        ("spooler", entry.spool_dir),
+        ("signature", _signature(entry)),
+    ]
+    if info.task_id:
+        rows += [
+            ("attempt", f"{info.attempt} of {info.max_attempts}"),
+            ("priority", "-" if info.priority is None else str(info.priority)),
+            ("enqueued", f"{format_time(info.enqueued_at)} ({format_when(info.enqueued_at, now)})"),
+            ("due", f"{format_time(info.at)} ({format_when(info.at, now)})" if info.at else "now"),
+            ("serializer", info.serializer or "-"),
+            ("arguments", info.arguments or "(not shown: signature not verified)"),
+        ]
+    if info.message and info.message != f"ucfg_{info.type_id}":
+        rows.append(("message", info.message))
+    if info.problem:
+        rows.append(("problem", info.problem))
+    record = entry.record
+    if record:
+        rows.append(("kept", f"{format_time(record.get('kept_at'))} as {record.get('reason')}"))
+        if record.get("attempts"):
+            rows.append(("attempts", str(record["attempts"])))
+        if entry.error:
+            rows.append(("last error", entry.error))
+    width = max(len(k) for k, _ in rows)
+    text = "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+    traceback = str(record.get("traceback") or "").rstrip()
+    if traceback:
+        text += "\n\ntraceback of the last attempt:\n" + traceback
+    if not info.task_id and info.vars:
+        text += "\n\nspool vars:\n" + "\n".join(f"  {k} = {v}" for k, v in info.vars.items())
+    return text
+
+
+def _signature(entry: Entry) -> str:
+    if entry.info.verified:
+        return "verified"
+    if entry.kind in ("foreign", "corrupt"):
+        return f"none ({entry.kind} file)"
+    return "NOT verified (" + (entry.info.problem or "unknown") + ")"
+
+
+# --- stats --------------------------------------------------------------------------------------
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    import_apps(args.app)
+    dirs, _source = find_spool_dirs(args.spool)
+    signer, _warning = read_signer()
+    now = time.time()
+    entries = scan(dirs, signer, now=now)
+    per_dir = [
+        summarise(d, [e for e in entries if e.spool_dir == d], now, results.counts(d)) for d in dirs
+    ]
+    total = summarise("", entries, now, None)
+    if args.json:
+        del total["spooler"], total["results"]
+        write_json({"spoolers": per_dir, "total": total})
+        return EXIT_OK
+    print(render_stats(per_dir, total))
+    return EXIT_OK
+
+
+def summarise(
+    spool_dir: str, entries: Sequence[Entry], now: float, stored: dict[str, int] | None
+) -> dict[str, Any]:
+    counts = {s.value: 0 for s in State}
+    by_task: dict[str, dict[str, int]] = {}
+    for e in entries:
+        counts[e.state.value] += 1
+        name = e.label or f"({e.kind})"
+        by_task.setdefault(name, {s.value: 0 for s in State})[e.state.value] += 1
+    pending = [e.since for e in entries if e.state is State.PENDING]
+    return {
+        "spooler": spool_dir,
+        "counts": counts,
+        "by_task": dict(sorted(by_task.items())),
+        "oldest_pending_age": round(now - min(pending), 3) if pending else None,
+        "results": stored,
+    }
+
+
+def render_stats(per_dir: Sequence[dict[str, Any]], total: dict[str, Any]) -> str:
+    blocks = []
+    states = [s.value for s in State]
+    for summary in [*per_dir, *([total] if len(per_dir) > 1 else [])]:
+        title = summary["spooler"] or "all spool directories"
+        counts = summary["counts"]
+        oldest = summary["oldest_pending_age"]
+        lines = [
+            title,
+            "  " + "  ".join(f"{s} {counts[s]}" for s in states),
+            "  oldest pending: " + (format_duration(oldest) if oldest is not None else "-"),
+        ]
+        if summary["by_task"]:
+            rows = [[n, *(str(c[s]) for s in states)] for n, c in summary["by_task"].items()]
+            table = format_table(["TASK", *(s.upper() for s in states)], rows)
+            lines += ["", *("  " + line for line in table.splitlines())]
+        if summary.get("results"):
+            stored = summary["results"]
+            lines.append("  result store: " + "  ".join(f"{k} {v}" for k, v in stored.items() if v))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

@@ -1,0 +1,314 @@
+"""``spoolrt retry`` and ``spoolrt purge``: the two commands that change a spool directory.
+
+Both keep the spool directory's promise that nothing is lost by accident:
+
+- ``retry`` writes the new spool file (attempt 1, re-signed with the current key) atomically
+  *before* it removes the kept copy and its record, so a crash in between leaves the task
+  twice, never zero times. It only re-queues files whose signature verifies: re-signing a
+  file that did not verify would turn a forged file into a trusted one.
+- ``purge`` never removes a file a spooler is running. For a waiting file it takes the same
+  ``fcntl`` lock a uWSGI spooler takes, then unlinks it while holding the lock: a spooler that
+  opened the file in that instant finds it locked, or (after ``access()``) gone, and skips it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from ..errors import SpoolFileError
+from ..message import decode_packet, encode_body, spool_vars
+from ..progress import Progress
+from ..serializers import Signer
+from ..spooldir import remove_kept, write_spool_file
+from ..spoolfile import pack, unpack
+from . import results
+from ._common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    UsageError,
+    add_discovery_options,
+    confirm,
+    examples,
+    find_spool_dirs,
+    format_duration,
+    import_apps,
+    parse_age,
+    read_signer,
+    warn,
+    write_json,
+)
+from .scan import KEPT, WAITING, Entry, State, entry_for_path, find, scan
+
+
+def register(subparsers: Any) -> None:
+    retry = subparsers.add_parser(
+        "retry",
+        help="re-queue failed (or quarantined) tasks as a fresh first attempt",
+        description="Re-queue kept tasks: each gets attempt 1 and a new signature and goes back "
+        "into its spool directory; the kept copy and its record are removed once the new file "
+        "is in place. Quarantined files are re-queued only when their signature verifies (for "
+        "example a task whose module was missing in the spooler); forged, foreign and corrupt "
+        "files never are.",
+        epilog=examples(
+            "spoolrt retry 19a4c7e0b12-5f2e9a1c3d-1",
+            "spoolrt retry --failed",
+            "spoolrt retry --failed --task 'myapp.tasks:send_*'",
+            "spoolrt retry --quarantined --json",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    retry.add_argument("ids", nargs="*", metavar="ID_OR_PATH", help="a kept task (id or path)")
+    retry.add_argument("--failed", action="store_true", help="every failed task")
+    retry.add_argument(
+        "--quarantined", action="store_true", help="every quarantined task whose signature verifies"
+    )
+    retry.add_argument("--task", metavar="NAME", help="only this task (name, type id or glob)")
+    retry.add_argument("--json", action="store_true", help="machine-readable output")
+    add_discovery_options(retry)
+    retry.set_defaults(handler=cmd_retry)
+
+    purge = subparsers.add_parser(
+        "purge",
+        help="delete failed, quarantined or waiting tasks (asks first)",
+        description="Delete task files (and their records), after confirmation on a terminal. "
+        "Without a terminal it refuses unless --yes is given. Files a spooler is running are "
+        "never removed. Age is counted from when a waiting task was enqueued, and from when a "
+        "failed or quarantined one was set aside.",
+        epilog=examples(
+            "spoolrt purge --failed --older-than 7d",
+            "spoolrt purge --quarantine --yes",
+            "spoolrt purge --pending --task myapp.tasks:resize --yes",
+            "spoolrt purge --failed --quarantine --older-than 2w --yes --json",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    purge.add_argument("--failed", action="store_true", help="failed tasks")
+    purge.add_argument(
+        "--quarantine", "--quarantined", action="store_true", help="quarantined files"
+    )
+    purge.add_argument(
+        "--pending", action="store_true", help="waiting tasks: pending and scheduled"
+    )
+    purge.add_argument(
+        "--older-than",
+        type=parse_age,
+        metavar="AGE",
+        help="only older than AGE: 90s, 10m, 2h, 7d, 1w, 1h30m",
+    )
+    purge.add_argument("--task", metavar="NAME", help="only this task (name, type id or glob)")
+    purge.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    purge.add_argument("--json", action="store_true", help="machine-readable output")
+    add_discovery_options(purge)
+    purge.set_defaults(handler=cmd_purge)
+
+
+# --- retry --------------------------------------------------------------------------------------
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    if not (args.ids or args.failed or args.quarantined):
+        raise UsageError("retry what? give task ids, --failed or --quarantined")
+    import_apps(args.app)
+    signer, warning = read_signer()
+    if warning and signer is not None:
+        warn(warning)
+    now = time.time()
+    selected, missing = _select_kept(args, signer, now)
+    for key in missing:
+        warn(f"no failed or quarantined task {key!r}")
+    if args.task:
+        selected = [e for e in selected if e.matches_task(args.task)]
+    done: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    quiet = args.json
+    with Progress(len(selected), "retry", quiet=quiet) as progress:
+        for entry in selected:
+            try:
+                new_path = requeue(entry, signer)
+            except SpoolFileError as exc:
+                refused.append(
+                    {
+                        "id": entry.task_id or None,
+                        "path": entry.path,
+                        "reason": exc.reason,
+                        "error": str(exc),
+                    }
+                )
+                progress.echo(f"refused {entry.path}: {exc.reason}: {exc}")
+            else:
+                done.append(
+                    {"id": entry.task_id, "task": entry.label, "from": entry.path, "path": new_path}
+                )
+                progress.echo(f"re-queued {entry.task_id} {entry.label} -> {new_path}")
+            progress.advance()
+    if args.json:
+        write_json({"requeued": done, "refused": refused, "missing": missing})
+    else:
+        print(f"{len(done)} re-queued, {len(refused)} refused")
+    explicit_failure = bool(missing) or (bool(refused) and bool(args.ids))
+    return EXIT_FAILURE if explicit_failure else EXIT_OK
+
+
+def _select_kept(
+    args: argparse.Namespace, signer: Signer | None, now: float
+) -> tuple[list[Entry], list[str]]:
+    """The kept entries named by ids/paths and by --failed/--quarantined, without repeats."""
+    states = [
+        s
+        for s, flag in ((State.FAILED, args.failed), (State.QUARANTINED, args.quarantined))
+        if flag
+    ]
+    ids = [i for i in args.ids if not os.path.isfile(i)]
+    paths = [i for i in args.ids if os.path.isfile(i)]
+    chosen: dict[str, Entry] = {}
+    missing: list[str] = []
+    for path in paths:
+        entry = entry_for_path(path, signer, now)
+        if entry is None or entry.state not in KEPT:
+            missing.append(path)
+        else:
+            chosen[entry.path] = entry
+    if ids or states:
+        dirs, _source = find_spool_dirs(args.spool)
+        kept = scan(dirs, signer, states=list(KEPT), now=now)
+        for entry in kept:
+            if entry.state in states:
+                chosen.setdefault(entry.path, entry)
+        for key in ids:
+            found = find(kept, key)
+            if len(found) != 1:
+                missing.append(key if not found else f"{key} (ambiguous: {len(found)} matches)")
+            else:
+                chosen.setdefault(found[0].path, found[0])
+    return sorted(chosen.values(), key=lambda e: (e.since, e.path)), missing
+
+
+def requeue(entry: Entry, signer: Signer | None) -> str:
+    """Put a kept task back as attempt 1; returns the new spool file's path.
+
+    Raises ``SpoolFileError`` (nothing changed) when the file does not verify or decode.
+    """
+    with open(entry.path, "rb") as f:
+        packet = unpack(f.read())
+    envelope = decode_packet(packet, signer)
+    spool_dir = os.path.realpath(entry.spool_dir)
+    fresh = replace(envelope, attempt=1, at=None, spooler=spool_dir)
+    results.requeued(spool_dir, fresh.task_id, fresh.label, fresh.max_attempts)
+    data = pack(spool_vars(fresh), encode_body(fresh, signer))
+    new_path = write_spool_file(spool_dir, data, priority=fresh.priority)
+    remove_kept(entry.path)
+    return new_path
+
+
+# --- purge --------------------------------------------------------------------------------------
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    wanted: set[State] = set()
+    if args.failed:
+        wanted.add(State.FAILED)
+    if args.quarantine:
+        wanted.add(State.QUARANTINED)
+    if args.pending:
+        wanted |= {State.PENDING, State.SCHEDULED}
+    if not wanted:
+        raise UsageError("purge what? give --failed, --quarantine and/or --pending")
+    import_apps(args.app)
+    dirs, _source = find_spool_dirs(args.spool)
+    signer, _warning = read_signer()
+    now = time.time()
+    entries = scan(dirs, signer, states=wanted | {State.RUNNING}, now=now)
+    running = [e for e in entries if e.state is State.RUNNING]
+    entries = [e for e in entries if e.state in wanted]
+    if args.task:
+        entries = [e for e in entries if e.matches_task(args.task)]
+        running = [e for e in running if e.matches_task(args.task)]
+    if args.older_than is not None:
+        entries = [e for e in entries if now - e.since > args.older_than]
+    entries.sort(key=lambda e: (e.since, e.path))
+    if running and not args.json:
+        warn(f"leaving {len(running)} running task(s) alone")
+    if not entries:
+        if args.json:
+            write_json({"removed": [], "skipped": []})
+        else:
+            print("nothing to purge")
+        return EXIT_OK
+    question = f"Remove {_describe_selection(entries)}?"
+    if not confirm(question, assume_yes=args.yes, what="purge"):
+        print("nothing removed")
+        return EXIT_OK
+    removed, skipped = purge(entries, quiet=args.json)
+    if args.json:
+        write_json({"removed": removed, "skipped": skipped})
+    else:
+        print(f"{len(removed)} removed" + (f", {len(skipped)} skipped" if skipped else ""))
+    return EXIT_OK
+
+
+def _describe_selection(entries: Sequence[Entry]) -> str:
+    counts: dict[str, int] = {}
+    for e in entries:
+        counts[e.state.value] = counts.get(e.state.value, 0) + 1
+    oldest = min(e.since for e in entries)
+    parts = ", ".join(f"{n} {state}" for state, n in counts.items())
+    return f"{len(entries)} task file(s) ({parts}; oldest {format_duration(time.time() - oldest)})"
+
+
+def purge(
+    entries: Sequence[Entry], *, quiet: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    removed: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    with Progress(len(entries), "purge", quiet=quiet) as progress:
+        for entry in entries:
+            item = {
+                "id": entry.task_id or None,
+                "task": entry.label or None,
+                "state": entry.state.value,
+                "path": entry.path,
+            }
+            if entry.state in WAITING:
+                why = remove_waiting(entry.path)
+            else:
+                remove_kept(entry.path)
+                why = ""
+            if why:
+                skipped.append({**item, "reason": why})
+                progress.echo(f"skipped {entry.path}: {why}")
+            else:
+                if entry.state in WAITING:
+                    results.forget(entry.spool_dir, entry.task_id)
+                removed.append(item)
+                progress.echo(
+                    f"removed {entry.state.value} {entry.task_id or '-'} "
+                    f"{entry.label or '(' + entry.kind + ')'} {entry.path}"
+                )
+            progress.advance()
+    return removed, skipped
+
+
+def remove_waiting(path: str) -> str:
+    """Unlink a waiting spool file unless a spooler holds it; returns why not, or ""."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return "already gone (it ran)"
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return "running (locked by a spooler)"
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return "already gone (it ran)"
+        return ""
+    finally:
+        os.close(fd)  # releases the lock; the name is already gone

@@ -1,0 +1,190 @@
+"""The CLI's view of the result store: ``<spool>/.spoolrt/results.sqlite3``, when one exists.
+
+Only read here, and only opened when the file is already there: a command that looks must not
+create a store as a side effect. ``retry`` and ``purge`` also keep the store's records in step
+with what they do to files (see ``forget`` and ``requeued``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import reprlib
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import SpoolFileError
+from ._common import format_time, read_signer, warn
+
+_preview = reprlib.Repr()
+_preview.maxstring = 200
+_preview.maxother = 200
+
+if TYPE_CHECKING:
+    from ..results import ResultStore, TaskRecord
+
+T = TypeVar("T")
+
+
+def _with_store(spool_dir: str, work: Callable[[ResultStore], T], default: T) -> T:
+    """``work(store)`` on the SQLite store of ``spool_dir`` if its file exists, else ``default``
+    (also when the store fails: the files are the truth, the store only adds to them)."""
+    from ..results.defaults import RESULTS_DIRNAME, RESULTS_FILENAME
+
+    path = os.path.join(spool_dir, RESULTS_DIRNAME, RESULTS_FILENAME)
+    if not os.path.exists(path):
+        return default
+    from ..results import ResultStoreError, SQLiteResultStore
+
+    store = SQLiteResultStore(path, purge_interval=None)
+    try:
+        return work(store)
+    except ResultStoreError as exc:
+        warn(f"result store {path}: {exc}")
+        return default
+    finally:
+        store.close()
+
+
+#: How many of the newest records a look-up by id prefix searches.
+PREFIX_SCAN_LIMIT = 10_000
+
+
+def lookup(spool_dirs: Sequence[str], key: str) -> TaskRecord | None:
+    """The stored record of task id ``key`` (or of the one id it is a 4+ character prefix of,
+    among the newest records) in the first store that knows it."""
+
+    def work(store: ResultStore) -> TaskRecord | None:
+        record = store.get(key)
+        if record is None and len(key) >= 4:
+            found = [r for r in store.list(limit=PREFIX_SCAN_LIMIT) if r.task_id.startswith(key)]
+            record = found[0] if len(found) == 1 else None
+        return record
+
+    for spool_dir in spool_dirs:
+        record = _with_store(spool_dir, work, None)
+        if record is not None:
+            return record
+    return None
+
+
+def counts(spool_dir: str) -> dict[str, int] | None:
+    """Records per status in the store of ``spool_dir``, or None without a store."""
+
+    def work(store: ResultStore) -> dict[str, int] | None:
+        return {status.value: n for status, n in store.counts().items()}
+
+    return _with_store(spool_dir, work, None)
+
+
+def forget(spool_dir: str, task_id: str) -> None:
+    """Drop a task's record: its file was purged, so nothing will ever finish it."""
+    if task_id:
+        _with_store(spool_dir, lambda store: store.delete(task_id), False)
+
+
+def requeued(spool_dir: str, task_id: str, name: str, max_attempts: int) -> None:
+    """A kept task was re-queued under its own id: its final record must go (a final record
+    never changes) and a queued one take its place, so handles see the new run."""
+    from ..outcomes import TaskStatus
+    from ..results import TaskRecord
+
+    def work(store: ResultStore) -> bool:
+        store.delete(task_id)
+        return store.enqueued(
+            TaskRecord(
+                task_id,
+                name=name or None,
+                spooler=spool_dir,
+                status=TaskStatus.QUEUED,
+                max_attempts=max_attempts,
+                enqueued_at=time.time(),
+            )
+        )
+
+    if task_id:
+        _with_store(spool_dir, work, False)
+
+
+def result_value(record: TaskRecord) -> Any:
+    """The stored result, verified and loaded, as something printable.
+
+    Results are signed like envelopes and loaded only after their MAC verifies (with the key
+    ``read_signer`` found; with no key they are not loaded at all). What cannot be shown as a
+    value is described instead: ``<57 bytes, pickle, not verified: ...>``.
+    """
+    if record.result is None:
+        return None
+    serializer = record.result_serializer or "pickle"
+    described = f"{len(record.result)} bytes, {serializer}"
+    signer, warning = read_signer()
+    if warning and signer is not None:
+        return f"<{described}, not verified: no signing key>"
+    try:
+        from ..results.tracking import decode_result
+    except ImportError:  # a store written by a newer spoolrt than this CLI's
+        return f"<{described}>"
+    try:
+        value = decode_result(record.result, serializer)
+    except SpoolFileError as exc:
+        return f"<{described}, not loaded: {exc}>"
+    return _jsonable(value)
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` itself when JSON can carry it, else its (shortened) repr."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return _preview.repr(value)
+    return value
+
+
+def to_json(record: TaskRecord) -> dict[str, Any]:
+    return {
+        "status": record.status.value,
+        "attempt": record.attempt,
+        "max_attempts": record.max_attempts,
+        "enqueued_at": record.enqueued_at,
+        "scheduled_for": record.scheduled_for,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "expires_at": record.expires_at,
+        "result": result_value(record),
+        "error": record.error,
+        "reason": record.reason,
+        "traceback": record.traceback,
+        "pid": record.pid,
+        "name": record.name,
+        "spooler": record.spooler,
+    }
+
+
+def render(record: TaskRecord) -> str:
+    rows = [
+        ("result store", record.status.value),
+        ("id", record.task_id),
+        ("task", record.name or "-"),
+        ("attempt", f"{record.attempt} of {record.max_attempts or '?'}"),
+        ("enqueued", format_time(record.enqueued_at)),
+        ("started", format_time(record.started_at)),
+        ("finished", format_time(record.finished_at)),
+    ]
+    if record.result is not None:
+        rows.append(("result", _show(result_value(record))))
+    if record.error:
+        rows.append(("error", record.error))
+    if record.reason:
+        rows.append(("reason", record.reason))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
+        return value
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
