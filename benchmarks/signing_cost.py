@@ -77,23 +77,24 @@ def clear(directory: str) -> None:
 
 def bench_encode(reps: int, calls: int) -> list[dict[str, Any]]:
     signer = Signer([KEY])
-    rows = []
-    for label, size in SIZES.items():
-        payload = PickleSerializer().dumps({"func": noop.name, "arg": (b"x" * size,), "kwg": {}})
-        envelope = Envelope(task_id="t", type_id="fcall", name=noop.name, payload=payload)
-        signed, unsigned = encode_body(envelope, signer), encode_body(envelope, None)
-        n = max(50, calls // max(1, size // 1024))
-        medians = alternate(
-            {
-                "encode signed": lambda: per_call_us(lambda: encode_body(envelope, signer), n),
-                "encode unsigned": lambda: per_call_us(lambda: encode_body(envelope, None), n),
-                "decode verified": lambda: per_call_us(lambda: decode_body(signed, signer), n),
-                "decode unverified": lambda: per_call_us(lambda: decode_body(unsigned, None), n),
-            },
-            reps,
-        )
-        rows.append({"payload": label, "body_bytes": len(signed), **medians})
-    return rows
+    return [_encode_row(label, size, reps, calls, signer) for label, size in SIZES.items()]
+
+
+def _encode_row(label: str, size: int, reps: int, calls: int, signer: Signer) -> dict[str, Any]:
+    payload = PickleSerializer().dumps({"func": noop.name, "arg": (b"x" * size,), "kwg": {}})
+    envelope = Envelope(task_id="t", type_id="fcall", name=noop.name, payload=payload)
+    signed, unsigned = encode_body(envelope, signer), encode_body(envelope, None)
+    n = max(50, calls // max(1, size // 1024))
+    medians = alternate(
+        {
+            "encode signed": lambda: per_call_us(lambda: encode_body(envelope, signer), n),
+            "encode unsigned": lambda: per_call_us(lambda: encode_body(envelope, None), n),
+            "decode verified": lambda: per_call_us(lambda: decode_body(signed, signer), n),
+            "decode unverified": lambda: per_call_us(lambda: decode_body(unsigned, None), n),
+        },
+        reps,
+    )
+    return {"payload": label, "body_bytes": len(signed), **medians}
 
 
 # --- 2. whole call through the local writer -------------------------------------------------
