@@ -5,14 +5,18 @@ would run it (through its task type, with ``current_task()`` set, attempt 1) but
 foreground, with its exception and traceback on the terminal; no spool file is involved. With
 ``--spool`` it is enqueued instead, through whatever backend this process has.
 
-Names: ``module:qualname`` of a function task (or its ``name=``), the qualname alone when only
-one module has it, or the ``type_id`` of a ``SpoolerTask`` subclass. Other kinds of runnable
-tasks (scheduled tasks, later) plug in through ``RUNNABLE_FINDERS``.
+Names, tried in this order: the ``module:qualname`` of a function task (or its ``name=``); the
+``type_id`` of a ``SpoolerTask`` subclass; the name of a scheduled task (periodic, cron or
+``ScheduledTask``, when ``spoolrt.schedule`` is there); what ``RUNNABLE_FINDERS`` find; then a
+function's or a schedule's last name part alone (``send_welcome``) when only one has it.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
+import importlib.util
 import json
 import time
 import traceback
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BackendUnavailable, ConfigurationError, EnqueueError, Retry, Skip
+from ..handle import TaskHandle
 from ..message import Envelope, new_task_id
 from ..outcomes import Outcome, to_task_result
 from ..tasks import FunctionCallTask, SpoolerTask, TaskFunction, task_functions, task_types
@@ -40,15 +45,18 @@ from ._common import (
 
 @dataclass(frozen=True)
 class Runnable:
-    """Something ``run`` can run or spool: a task function, or a task type with a payload."""
+    """Something ``run`` can run or spool: a task function, a task type (which takes a
+    payload), or another kind of task given as two callables that take no arguments."""
 
     name: str
     function: TaskFunction[Any, Any] | None = None
     task_type: type[SpoolerTask] | None = None
+    run_now: Callable[[], Any] | None = None
+    spool_now: Callable[[], TaskHandle] | None = None
 
 
-#: Extra ways to find a task by name, tried in order after functions and task types. A finder
-#: returns a ``Runnable`` or None. The scheduling layer will add one for scheduled tasks.
+#: Extra ways to find a task by name, tried in order after the exact names of functions, task
+#: types and schedules. A finder returns a ``Runnable`` or None.
 RUNNABLE_FINDERS: list[Callable[[str], Runnable | None]] = []
 
 
@@ -59,12 +67,13 @@ def register(subparsers: Any) -> None:
         description="Run a task now, in the foreground, as the spooler would (attempt 1), and "
         "print its outcome and result. ARGS are JSON values where they parse as JSON "
         '(42, true, null, [1,2], {"a":1}, "quoted"), plain strings otherwise. A SpoolerTask '
-        "type takes one ARG (or --kwargs) as its payload.",
+        "type takes one ARG (or --kwargs) as its payload; a scheduled task takes none.",
         epilog=examples(
             "spoolrt run --app myapp.tasks myapp.tasks:send_welcome 42",
             'spoolrt run --app myapp.tasks send_welcome 42 --kwargs \'{"lang": "fr"}\'',
             'spoolrt run --app myapp.tasks thumbnail \'{"image": "a.png"}\'   # a type_id',
             "spoolrt run --app myapp.tasks send_welcome 42 --spool --postpone 60",
+            "spoolrt run --app myapp.tasks Nightly      # a ScheduledTask, out of its schedule",
             "spoolrt run --app myapp.tasks --list",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -109,18 +118,47 @@ def find_runnable(name: str) -> Runnable:
         return Runnable(name, function=task_functions[name])
     if name in task_types and name:
         return Runnable(name, task_type=task_types[name])
+    schedules = _schedules()
+    if name in schedules:
+        return schedules[name]
     for finder in RUNNABLE_FINDERS:
         found = finder(name)
         if found is not None:
             return found
-    by_qualname = [n for n in task_functions if n.rpartition(":")[2] == name]
-    if len(by_qualname) == 1:
-        return Runnable(by_qualname[0], function=task_functions[by_qualname[0]])
-    if by_qualname:
-        raise CliError(f"{name!r} is ambiguous: " + ", ".join(sorted(by_qualname)))
-    hint = "; is its module imported? pass --app MODULE" if not task_functions else ""
-    known = ", ".join(sorted(task_functions)[:10]) or "none"
+    short = {n: Runnable(n, function=f) for n, f in task_functions.items() if _tail(n) == name}
+    short.update((n, r) for n, r in schedules.items() if _tail(n) == name and n not in short)
+    if len(short) == 1:
+        return next(iter(short.values()))
+    if short:
+        raise CliError(f"{name!r} is ambiguous: " + ", ".join(sorted(short)))
+    known_names = sorted([*task_functions, *schedules])
+    hint = "; is its module imported? pass --app MODULE" if not known_names else ""
+    known = ", ".join(known_names[:10]) or "none"
     raise CliError(f"no task named {name!r}{hint} (known: {known})")
+
+
+def _tail(name: str) -> str:
+    """The last part of a task name: ``send`` of ``app.tasks:send``, ``Nightly`` of
+    ``app.tasks.Nightly``."""
+    return name.rpartition(":")[2].rpartition(".")[2]
+
+
+def _schedules() -> dict[str, Runnable]:
+    """Scheduled tasks by name, when spoolrt's scheduling layer is installed."""
+    try:
+        schedule = importlib.import_module("spoolrt.schedule")
+        names = schedule.scheduled_names()
+    except (ImportError, AttributeError):
+        return {}
+    found = {}
+    for name in names:
+        entry = schedule.registry.get(name)
+        found[name] = Runnable(
+            name,
+            run_now=functools.partial(schedule.run_target, entry),
+            spool_now=functools.partial(schedule.spool_entry, entry),
+        )
+    return found
 
 
 def parse_value(text: str) -> Any:
@@ -149,25 +187,11 @@ def _payload(runnable: Runnable, values: list[Any], kwargs: dict[str, Any]) -> A
 
 
 def _run_here(runnable: Runnable, values: list[Any], kwargs: dict[str, Any], as_json: bool) -> int:
-    if runnable.function is not None:
-        task_cls: type[SpoolerTask] = FunctionCallTask
-        payload: Any = {"func": runnable.function.name, "arg": tuple(values), "kwg": kwargs}
-    else:
-        assert runnable.task_type is not None
-        task_cls, payload = runnable.task_type, _payload(runnable, values, kwargs)
-    envelope = Envelope(
-        task_id=new_task_id(),
-        type_id=task_cls.type_id,
-        message=f"ucfg_{task_cls.type_id}",
-        name=runnable.function.name if runnable.function else "",
-        retries=0,
-        enqueued_at=time.time(),
-    )
-    task = task_cls("spoolrt-run", envelope.message, payload, envelope)
+    task_id, call = _prepare(runnable, values, kwargs)
     started = time.perf_counter()
     error = ""
     try:
-        result = to_task_result(task.invoke())
+        result = to_task_result(call())
         outcome, value = result.outcome.value, result.result
     except Skip as exc:
         outcome, value, error = Outcome.SKIPPED.value, None, str(exc)
@@ -181,7 +205,7 @@ def _run_here(runnable: Runnable, values: list[Any], kwargs: dict[str, Any], as_
         write_json(
             {
                 "task": runnable.name,
-                "id": envelope.task_id,
+                "id": task_id,
                 "outcome": outcome,
                 "result": _jsonable(value),
                 "error": error or None,
@@ -198,6 +222,33 @@ def _run_here(runnable: Runnable, values: list[Any], kwargs: dict[str, Any], as_
     return EXIT_OK if ok else EXIT_FAILURE
 
 
+def _prepare(
+    runnable: Runnable, values: list[Any], kwargs: dict[str, Any]
+) -> tuple[str | None, Callable[[], Any]]:
+    """The task id (None for other kinds) and the call that runs ``runnable`` as the spooler
+    would: through its task type, with ``current_task()`` set, attempt 1 of 1."""
+    if runnable.run_now is not None:
+        if values or kwargs:
+            raise UsageError(f"{runnable.name!r} is a scheduled task: it takes no arguments")
+        return None, runnable.run_now
+    if runnable.function is not None:
+        task_cls: type[SpoolerTask] = FunctionCallTask
+        payload: Any = {"func": runnable.function.name, "arg": tuple(values), "kwg": kwargs}
+    else:
+        assert runnable.task_type is not None
+        task_cls, payload = runnable.task_type, _payload(runnable, values, kwargs)
+    envelope = Envelope(
+        task_id=new_task_id(),
+        type_id=task_cls.type_id,
+        message=f"ucfg_{task_cls.type_id}",
+        name=runnable.function.name if runnable.function else "",
+        retries=0,
+        enqueued_at=time.time(),
+    )
+    task = task_cls("spoolrt-run", envelope.message, payload, envelope)
+    return envelope.task_id, task.invoke
+
+
 def _spool(args: argparse.Namespace, runnable: Runnable, values: list[Any]) -> int:
     dirs, _source = find_spool_dirs([args.spooler] if args.spooler else [], required=False)
     if dirs:
@@ -208,18 +259,26 @@ def _spool(args: argparse.Namespace, runnable: Runnable, values: list[Any]) -> i
     if args.spooler:
         options["spooler"] = dirs[0]
     try:
-        if runnable.function is not None:
+        if runnable.spool_now is not None:
+            if values or args.kwargs or args.postpone is not None or args.priority is not None:
+                raise UsageError(
+                    f"{runnable.name!r} is a scheduled task: it is spooled with its own options"
+                )
+            handle = runnable.spool_now()
+        elif runnable.function is not None:
             handle = runnable.function.spool_with(tuple(values), args.kwargs, **options)
         else:
             assert runnable.task_type is not None
             payload = _payload(runnable, values, args.kwargs)
             handle = runnable.task_type.spool(payload, **options)
     except BackendUnavailable as exc:
-        raise CliError(
-            f"cannot spool from outside uWSGI yet: {exc}\n"
-            "(spoolrt's local backend, which writes spool files from any process, is not part "
-            "of this version; run the task here without --spool, or spool it from the app)"
-        ) from exc
+        if importlib.util.find_spec("spoolrt.backends.local") is None:
+            raise CliError(
+                f"cannot spool from outside uWSGI yet: {exc}\n(spoolrt's local backend, which "
+                "writes spool files from any process, is not part of this version; run the task "
+                "here without --spool, or spool it from the app)"
+            ) from exc
+        raise CliError(f"cannot spool {runnable.name}: {exc}; or pass --spooler DIR") from exc
     except (EnqueueError, ConfigurationError) as exc:
         raise CliError(f"cannot spool {runnable.name}: {exc}") from exc
     if args.json:
@@ -239,14 +298,17 @@ def _spool(args: argparse.Namespace, runnable: Runnable, values: list[Any]) -> i
 def _list(as_json: bool) -> int:
     functions = sorted(task_functions)
     types = sorted(t for t in task_types if t and t != FunctionCallTask.type_id)
+    scheduled = sorted(_schedules())
     if as_json:
-        write_json({"functions": functions, "types": types})
+        write_json({"functions": functions, "types": types, "scheduled": scheduled})
         return EXIT_OK
-    if not functions and not types:
+    if not functions and not types and not scheduled:
         warn("no tasks registered: pass --app MODULE (or set SPOOLRT_APP)")
         return EXIT_FAILURE
     for name in functions:
         print(name)
+    for name in scheduled:
+        print(f"{name}  (scheduled)")
     for type_id in types:
         print(
             f"{type_id}  (SpoolerTask {task_types[type_id].__module__}."

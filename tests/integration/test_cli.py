@@ -509,6 +509,38 @@ def test_run_unknown_names_exit_1(tmp_path: Path) -> None:
     assert "coretasks:processed" in names["functions"] and "greeting" in names["types"]
 
 
+SCHEDULED_MODULE = """
+import os
+from spoolrt import ScheduledTask
+
+class Nightly(ScheduledTask):
+    def __init__(self):
+        self.schedule(seconds=3600)
+
+    def run(self):
+        with open(os.environ["NIGHTLY_OUT"], "a") as f:
+            f.write(f"ran slot={self.slot}\\n")
+        return "nightly done"
+"""
+
+
+def test_run_a_scheduled_task_by_name(tmp_path: Path) -> None:
+    if importlib.util.find_spec("spoolrt.schedule") is None:
+        pytest.skip("this tree has no scheduling layer (spoolrt.schedule)")
+    (tmp_path / "nightly.py").write_text(SCHEDULED_MODULE)
+    out = tmp_path / "out.txt"
+    done = spool_cli("run", "--app", "nightly", "Nightly", "--json", cwd=tmp_path,
+                     NIGHTLY_OUT=str(out))  # fmt: skip
+    assert done.returncode == EXIT_OK, done.stderr
+    outcome = json.loads(done.stdout)
+    assert outcome["task"] == "nightly:Nightly" and outcome["result"] == "nightly done"
+    assert out.read_text() == "ran slot=None\n"  # on demand: no schedule slot
+    listed = spool_cli("run", "--app", "nightly", "--list", "--json", cwd=tmp_path)
+    assert json.loads(listed.stdout)["scheduled"] == ["nightly:Nightly"]
+    with_args = spool_cli("run", "--app", "nightly", "Nightly", "x", cwd=tmp_path)
+    assert with_args.returncode == EXIT_USAGE and "takes no arguments" in with_args.stderr
+
+
 def test_run_spool_writes_a_file_a_spooler_will_run(tmp_path: Path) -> None:
     target = tmp_path / "spool"
     target.mkdir()
