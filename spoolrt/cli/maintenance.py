@@ -9,6 +9,14 @@ Both keep the spool directory's promise that nothing is lost by accident:
 - ``purge`` never removes a file a spooler is running. For a waiting file it takes the same
   ``fcntl`` lock a uWSGI spooler takes, then unlinks it while holding the lock: a spooler that
   opened the file in that instant finds it locked, or (after ``access()``) gone, and skips it.
+
+JSON shapes (stable: fields are only ever added)::
+
+    retry --json  {"requeued": [{"id", "task", "from": kept path, "path": new spool file}],
+                   "refused": [{"id", "path", "reason": "bad-signature|foreign|...", "error"}],
+                   "missing": [ID_OR_PATH, ...]}
+    purge --json  {"removed": [{"id", "task", "state", "path"}],
+                   "skipped": [{"id", "task", "state", "path", "reason"}]}
 """
 
 from __future__ import annotations

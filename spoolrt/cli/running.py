@@ -9,6 +9,10 @@ Names, tried in this order: the ``module:qualname`` of a function task (or its `
 ``type_id`` of a ``SpoolerTask`` subclass; the name of a scheduled task (periodic, cron or
 ``ScheduledTask``, when ``spoolrt.schedule`` is there); what ``RUNNABLE_FINDERS`` find; then a
 function's or a schedule's last name part alone (``send_welcome``) when only one has it.
+
+JSON shapes: ``run --json`` prints ``{"task", "id", "outcome": "processed|skipped|failed|
+retry-requested", "result", "error", "seconds"}``; with ``--spool``, ``{"task", "id", "path",
+"spooler"}``; ``run --list --json``, ``{"functions": [...], "types": [...], "scheduled": [...]}``.
 """
 
 from __future__ import annotations
