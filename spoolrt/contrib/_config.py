@@ -1,0 +1,92 @@
+"""What the Django and Flask integrations share: framework settings to ``spoolrt.configure()``
+options, the signing key derived from the framework's own secret, and hooks on the dispatcher
+of this process's uWSGI spooler.
+
+Kept free of framework imports so both integrations (and their tests) can use it alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..config import Settings
+from ..errors import ConfigurationError
+from ..serializers import ENV_SECRET_KEY
+
+#: ``spoolrt.configure()`` options, by the upper-case name frameworks use for settings.
+SETTING_NAMES: dict[str, str] = {
+    f.name.upper(): f.name for f in dataclasses.fields(Settings) if not f.name.startswith("_")
+}
+
+#: Mixed into the framework secret so that the task-signing key is not the framework's key
+#: itself: a spool key that leaks (it sits in every spooler's memory and maybe in an ini)
+#: then forges task files but not sessions, password-reset links or signed cookies.
+KEY_PURPOSE = b"spoolrt task signing v1"
+
+
+def options_from_settings(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
+    """``{"SPOOL_DIRS": [...], "EAGER": True}`` -> ``{"spool_dirs": [...], "eager": True}``.
+
+    An unknown name is refused with the list of known ones: a misspelt ``EAGRE`` would otherwise
+    leave tests writing real spool files, or production running tasks inline.
+    """
+    options: dict[str, Any] = {}
+    for key, value in values.items():
+        name = SETTING_NAMES.get(key)
+        if name is None:
+            known = ", ".join(sorted(SETTING_NAMES))
+            raise ConfigurationError(f"unknown spoolrt setting {key!r} in {source}; known: {known}")
+        if name == "spool_dirs":
+            if isinstance(value, (str, os.PathLike)):
+                raise ConfigurationError(f"{source}: SPOOL_DIRS is a list of directories")
+            value = [os.fspath(d) for d in value]
+        options[name] = value
+    return options
+
+
+def derive_key(secret: str | bytes) -> str:
+    """The task-signing key that belongs to a framework secret (see ``KEY_PURPOSE``)."""
+    raw = secret.encode() if isinstance(secret, str) else bytes(secret)
+    return hmac.new(raw, KEY_PURPOSE, hashlib.sha256).hexdigest()
+
+
+def add_framework_key(
+    options: dict[str, Any], secret: str | bytes | None, fallbacks: Iterable[str | bytes] = ()
+) -> dict[str, Any]:
+    """Default the signing key to one derived from the framework's secret (and accept keys
+    derived from its fallbacks, so rotating the framework secret does not quarantine tasks
+    already spooled).
+
+    An explicit spoolrt key wins, and so does ``$SPOOLRT_SECRET_KEY``: processes that never load
+    the framework (an external spooler, ``spoolrt`` run by hand) can share that one.
+    """
+    if options.get("secret_key") or os.environ.get(ENV_SECRET_KEY) or not secret:
+        return options
+    derived = {**options, "secret_key": derive_key(secret)}
+    if "old_keys" not in options:
+        derived["old_keys"] = [derive_key(old) for old in fallbacks if old]
+    return derived
+
+
+def add_spooler_observer(observer: Any) -> bool:
+    """Add ``observer`` to the dispatcher of this uWSGI process's spooler callable, replacing one
+    of the same type (setting an app up twice must not close connections twice or push two app
+    contexts). False outside uWSGI, where there is no spooler callable to observe.
+
+    Only uWSGI spoolers get it: the eager backend runs tasks inside the caller's own request or
+    test, whose database connections and app context belong to the caller.
+    """
+    from ..backends.uwsgi import install_dispatcher
+
+    spooler_callable = install_dispatcher()
+    if spooler_callable is None:
+        return False
+    observers = spooler_callable.dispatcher.observers
+    observers[:] = [o for o in observers if type(o) is not type(observer)]
+    observers.append(observer)
+    return True
