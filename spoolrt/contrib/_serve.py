@@ -4,7 +4,9 @@ the spooler imports, the configured spool directories). Anything the user typed 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 #: ``spoolrt serve`` options that take a value (so that value is not taken for the app).
 VALUE_OPTIONS = frozenset(
@@ -59,3 +61,11 @@ def serve_arguments(
         for directory in spool_dirs:
             extra += ["--spool", directory]
     return [*extra, *given]
+
+
+def import_root(module_name: str) -> Path:
+    """The directory ``module_name`` (already imported) is imported from: uWSGI's pythonpath."""
+    module = sys.modules[module_name]
+    path = Path(module.__file__ or "").resolve()
+    depth = module_name.count(".") + (1 if path.name == "__init__.py" else 0)
+    return path.parents[depth]

@@ -35,7 +35,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -45,7 +44,7 @@ from flask.cli import with_appcontext
 from ..config import configure, get_settings
 from ..errors import ConfigurationError
 from ._config import add_framework_key, add_spooler_observer, options_from_settings
-from ._serve import serve_arguments
+from ._serve import import_root, serve_arguments
 
 PREFIX = "SPOOLRT_"
 #: Keys of the extension itself, not ``spoolrt.configure()`` options.
@@ -175,11 +174,3 @@ def app_location(app: Flask) -> tuple[str, str]:
         "factory?): give uWSGI a module that holds it, e.g. a wsgi.py with `app = create_app()`, "
         "and run `flask spoolrt serve wsgi:app`"
     )
-
-
-def import_root(module_name: str) -> Path:
-    """The directory ``module_name`` is imported from (what goes on uWSGI's pythonpath)."""
-    module = sys.modules[module_name]
-    path = Path(module.__file__ or "").resolve()
-    depth = module_name.count(".") + (1 if path.name == "__init__.py" else 0)
-    return path.parents[depth]
