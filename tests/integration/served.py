@@ -8,9 +8,13 @@ group's SIGKILL), and offers the same request helpers.
 
 from __future__ import annotations
 
+import json
 import subprocess
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from tests.support.uwsgi import UwsgiInstance, wait_for
 
@@ -47,3 +51,11 @@ class ServedCommand(UwsgiInstance):
             self.stop()
             raise
         return self
+
+    def post_form(self, path: str, fields: Mapping[str, str]) -> tuple[int, Any]:
+        """POST ``fields`` form-encoded, as ``curl -d name=value`` does (the READMEs' command)."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=urllib.parse.urlencode(fields).encode()
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())

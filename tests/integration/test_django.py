@@ -112,8 +112,8 @@ def test_view_spools_on_commit_and_the_spooler_runs_the_orm_task(served: ServedC
 
 
 def test_readme_command_creates_an_order_and_waits_for_its_task(served: ServedCommand) -> None:
-    status, state = served.request("/orders/?wait=5", {"item": "book"})
-    assert status == 200, state
+    status, state = served.post_form("/orders/?wait=5", {"item": "book"})
+    assert status == 200 and state["order"]["item"] == "book", state
     assert state["order"]["status"] == "fulfilled" and state["task"]["status"] == "done"
 
 

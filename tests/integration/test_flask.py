@@ -66,7 +66,7 @@ def test_view_spools_a_task_that_a_uwsgi_spooler_runs_in_an_app_context(
 
 
 def test_readme_command_spools_and_waits_for_the_result(served: ServedCommand) -> None:
-    status, report = served.request("/reports?wait=5", {"text": "a a b"})
+    status, report = served.post_form("/reports?wait=5", {"text": "a a b"})
     assert status == 200 and report["status"] == "done", report
     assert report["result"]["words"] == 3 and report["result"]["distinct"] == 2
 
