@@ -7,6 +7,8 @@ callable that was already there); outside uWSGI importing it does nothing at all
 from __future__ import annotations
 
 from ._version import __version__
+from .backends import current as backend
+from .backends.eager import EagerTaskFailed, eager
 from .config import configure, get_settings
 from .errors import (
     BackendUnavailable,
@@ -52,6 +54,10 @@ __all__ = [
     "current_task",
     "configure",
     "get_settings",
+    # Where tasks go: uwsgi, local (files + `spoolrt worker`), eager (inline, for tests)
+    "backend",
+    "eager",
+    "EagerTaskFailed",
     # Outcomes
     "TaskResult",
     "ResultProcessed",

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import defaults
@@ -21,6 +23,7 @@ log = logging.getLogger("spoolrt")
 
 ENV_SPOOL_DIRS = "SPOOLRT_SPOOL_DIRS"
 ENV_UNSIGNED = "SPOOLRT_UNSAFE_NO_SIGNING"
+ENV_EAGER = "SPOOLRT_EAGER"
 
 
 @dataclass
@@ -36,6 +39,9 @@ class Settings:
     retry_cap: float = defaults.RETRY_CAP
     spool_dirs: list[str] = field(default_factory=list)
     durable_writes: bool = True
+    #: Run tasks inline at call time (still encoded, signed, decoded and dispatched): for tests
+    #: and scripts. See ``spoolrt.backends.eager``.
+    eager: bool = False
     _signer: Signer | None = field(default=None, repr=False)
 
     def signer(self) -> Signer | None:
@@ -56,10 +62,15 @@ _lock = threading.Lock()
 _settings: Settings | None = None
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 def _from_environment() -> Settings:
     dirs = [d for d in os.environ.get(ENV_SPOOL_DIRS, "").split(os.pathsep) if d]
-    unsigned = os.environ.get(ENV_UNSIGNED, "") not in ("", "0", "false", "no")
-    return Settings(spool_dirs=dirs, signing=not unsigned)
+    return Settings(
+        spool_dirs=dirs, signing=not _env_flag(ENV_UNSIGNED), eager=_env_flag(ENV_EAGER)
+    )
 
 
 def get_settings() -> Settings:
@@ -89,3 +100,17 @@ def reset() -> None:
     """Forget all configuration (tests)."""
     global _settings
     _settings = None
+
+
+@contextmanager
+def overridden(**options: Any) -> Iterator[Settings]:
+    """Run a block with a copy of the current settings changed by ``options``, then put the
+    previous settings back (the test fixtures' way to point spoolrt at a temporary spool dir
+    without losing what the test suite configured)."""
+    global _settings
+    previous = get_settings()
+    _settings = replace(previous, spool_dirs=list(previous.spool_dirs))
+    try:
+        yield configure(**options)
+    finally:
+        _settings = previous

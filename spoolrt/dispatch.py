@@ -203,6 +203,19 @@ class Dispatcher:
             self._notify("finished", report, spool_dir)
         return report
 
+    def quarantine_bytes(
+        self, spool_dir: str, file_name: str, data: bytes, error: SpoolFileError
+    ) -> Report:
+        """Set aside a file that is not even a spool packet (truncated, garbage), with the same
+        record as any other quarantined file. The pure-Python worker calls this; uWSGI deletes
+        such files itself without calling the spooler callable."""
+        record = {"reason": error.reason, "detail": str(error), "task_id": "", "task": ""}
+        kept = keep_aside(spool_dir, QUARANTINE, file_name, data, record)
+        log.warning("spoolrt: quarantined %s (%s): %s -> %s", file_name, error.reason, error, kept)
+        return Report(
+            TaskStatus.QUARANTINED, None, error=str(error), reason=error.reason, kept_path=str(kept)
+        )
+
     def _notify(self, event: str, subject: Any, spool_dir: str) -> None:
         for observer in self.observers:
             try:

@@ -6,12 +6,14 @@ millisecond); the dispatcher is installed as ``uwsgi.spooler`` so the spooler pr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 from types import ModuleType
 from typing import Any
 
+from ..announce import KIND_UWSGI, Presence, announce
 from ..dispatch import Dispatcher
 from ..errors import ConfigurationError, EnqueueError
 from ..message import Envelope, is_spoolrt_packet, spool_vars
@@ -129,6 +131,20 @@ class SpoolerCallable:
         self.dispatcher = dispatcher
         self.previous: Any = None
         self._spool_dir: str | None = None
+        self.presence: Presence | None = None
+        self._announced_pid = 0
+
+    def announce(self) -> None:
+        """Announce this spooler process so writers outside uWSGI can wake it (see
+        ``spoolrt.announce``); once per process. Called by the post-fork hook, at import in a
+        spooler, and, as a fallback, at the first task."""
+        pid = os.getpid()
+        if self._announced_pid == pid:
+            return
+        self._announced_pid = pid
+        spool_dir = self.backend.own_spool_dir()
+        if spool_dir is not None:
+            self.presence = announce(spool_dir, KIND_UWSGI, ordered=self.backend.ordered())
 
     def spool_dir(self) -> str:
         # Not from the file's own vars: a forged file could point our writes elsewhere.
@@ -137,11 +153,16 @@ class SpoolerCallable:
         return self._spool_dir
 
     def __call__(self, env: dict[Any, Any]) -> int:
+        if self._announced_pid != os.getpid():
+            self.announce()
+        busy = self.presence.busy() if self.presence is not None else contextlib.nullcontext()
         try:
             file_name, packet = from_callable_env(env)
             if self.previous is not None and not is_spoolrt_packet(packet):
-                return int(self.previous(env))
-            self.dispatcher.run(self.spool_dir(), file_name, packet)
+                with busy:
+                    return int(self.previous(env))
+            with busy:
+                self.dispatcher.run(self.spool_dir(), file_name, packet)
             return SPOOL_OK
         except Exception:
             log.exception("spoolrt: could not finish a spool file; uWSGI keeps it for a rerun")
@@ -159,7 +180,40 @@ def install_dispatcher(dispatcher: Dispatcher | None = None) -> SpoolerCallable 
     backend = UwsgiBackend(module)
     callable_ = SpoolerCallable(backend, dispatcher or Dispatcher())
     backend.install(callable_)
+    _hook_post_fork(module)
+    if _is_spooler(module):  # imported in the spooler itself (lazy-apps + spooler-import)
+        callable_.announce()
     return callable_
+
+
+def _is_spooler(module: ModuleType) -> bool:
+    check = getattr(module, "i_am_the_spooler", None)
+    return bool(check()) if check is not None else False
+
+
+def _hook_post_fork(module: ModuleType) -> None:
+    """Announce each spooler process as uWSGI forks it, chaining to an existing hook.
+
+    uWSGI calls ``uwsgi.post_fork_hook`` in every process it forks, spoolers included, so a
+    spooler forked from a master that imported spoolrt announces itself before its first scan.
+    (A hook set *after* this one without chaining, e.g. by importing ``uwsgidecorators``
+    later, replaces it; the first task still announces the spooler.)
+    """
+    previous = getattr(module, "post_fork_hook", None)
+    if getattr(previous, "_spoolrt", False):
+        return
+
+    def post_fork_hook() -> None:
+        try:
+            if previous is not None:
+                previous()
+        finally:
+            current = getattr(module, "spooler", None)
+            if isinstance(current, SpoolerCallable) and _is_spooler(module):
+                current.announce()
+
+    post_fork_hook._spoolrt = True  # type: ignore[attr-defined]
+    module.post_fork_hook = post_fork_hook  # type: ignore[attr-defined]
 
 
 SPOOL_OK = _SPOOL_OK

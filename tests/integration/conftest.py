@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.uwsgi import UwsgiInstance
+from tests.support.worker import WorkerRuntime
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -19,12 +20,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 #: The runtimes the shared scenarios run on. Each must offer UwsgiInstance's test interface:
 #: start/stop, enqueue(task, *args, **options), post("/raw", ...), runs(), wait_runs(),
 #: pending(), area(name), spool_dir, log().
-RUNTIMES = ["uwsgi"]
+#: "worker" serves the same app outside uWSGI (wsgiref: local backend) and runs its tasks with
+#: `python -m spoolrt.worker` (tests/support/worker.py); it honours priorities without an ini.
+RUNTIMES = ["uwsgi", "worker"]
 
 
 def start_runtime(kind: str, ini: str, workdir: Path) -> UwsgiInstance:
     if kind == "uwsgi":
         return UwsgiInstance(ini, workdir).start()
+    if kind == "worker":
+        return WorkerRuntime(workdir).start()  # type: ignore[return-value]
     raise ValueError(kind)
 
 

@@ -1,0 +1,195 @@
+"""spoolrt outside uWSGI (local writer + ``spoolrt worker``) against spoolrt inside uWSGI.
+
+Both subjects spool the same task functions through spoolrt's public API, so both write the same
+signed spool files and both run them through the same ``Dispatcher`` (result store included, as
+users get it). What differs is only who writes and who runs the files:
+
+- ``spoolrt-uwsgi``: the application calls tasks inside a uWSGI worker (``uwsgi.spool``) and the
+  uWSGI C spooler runs them;
+- ``spoolrt-worker``: the application is a plain Python process (local backend: atomic write,
+  then ``SIGUSR1`` to announced idle workers) and ``python -m spoolrt.worker`` runs them.
+
+So ``spoolrt-worker ÷ spoolrt-uwsgi`` is the cost of the pure-Python spooler loop and of the
+local writer, each against the C code it replaces. The target for the drain is at least 0.7.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import ClassVar
+
+from benchmarks import subject
+from benchmarks.marks import task_marks
+from benchmarks.processes import ManagedProcess
+from benchmarks.stdio_producer import REPO_ROOT, StdioProducer
+from benchmarks.subject import Adapter, Producer, Subject
+from benchmarks.uwsgi_host import UwsgiSubject
+from spoolrt import Spooler
+from spoolrt.spoolfile import FILE_PREFIX
+
+#: Both sides must verify what the other signed; a fixed key keeps the run off ~/.config.
+BENCH_KEY = "spoolrt-benchmark-key-0123456789"
+ENV_RESULTS = "BENCH_SPOOLRT_RESULTS"
+
+
+def _configure_from_env() -> None:
+    """Apply the subject's settings in every process that imports the tasks: the producer, and
+    the worker (``--app``), where the adapter's ``install`` never runs."""
+    import spoolrt
+
+    if os.environ.get(ENV_RESULTS):
+        spoolrt.configure(results=os.environ[ENV_RESULTS])
+
+
+_configure_from_env()
+
+
+@Spooler.task()
+def noop(i: int) -> bool:
+    task_marks().done()
+    return True
+
+
+@Spooler.task()
+def probe(t0: float) -> bool:
+    task_marks().probe(t0)
+    return True
+
+
+@Spooler.task()
+def busy(seconds: float) -> bool:
+    task_marks().busy(seconds)
+    return True
+
+
+class SpoolrtAdapter(Adapter):
+    """The application side: the same calls whether the backend is uwsgi or local."""
+
+    def install(self) -> None:
+        import spoolrt
+
+        if "uwsgi" not in sys.modules:
+            spoolrt.configure(spool_dirs=[str(self.settings.queue_dir)])
+        spoolrt.backend()  # choose (and cache) the backend before anything is timed
+
+    def enqueue_many(self, count: int) -> float:
+        call = noop.spool
+        started = time.perf_counter()
+        for i in range(count):
+            call(i)
+        return time.perf_counter() - started
+
+    def enqueue_postponed(self, count: int, delay_s: float) -> None:
+        for i in range(count):
+            noop.spool_with((i,), postpone=delay_s)
+
+    def enqueue_probe(self) -> None:
+        probe(time.time())
+
+    def enqueue_busy(self, seconds: float) -> None:
+        busy(seconds)
+
+    def stored(self) -> int:
+        count = 0
+        for _root, dirs, files in os.walk(self.settings.queue_dir):
+            dirs[:] = [d for d in dirs if d.isdigit()]  # priority dirs, not .spoolrt/
+            count += sum(1 for name in files if name.startswith(FILE_PREFIX))
+        return count
+
+
+class _SpoolrtEnv:
+    results: ClassVar[str] = "all"
+
+    def spoolrt_env(self) -> dict[str, str]:
+        return {"SPOOLRT_SECRET_KEY": BENCH_KEY, ENV_RESULTS: self.results}
+
+
+class SpoolrtInUwsgi(_SpoolrtEnv, UwsgiSubject):
+    name = "spoolrt-uwsgi"
+    title = "spoolrt in uWSGI"
+    order = 20
+    adapter = "benchmarks.subjects.spoolrt_worker:SpoolrtAdapter"
+    note = "tasks called in the uWSGI worker, run by the uWSGI spooler; result store on."
+
+    def extra_env(self) -> dict[str, str]:
+        return self.spoolrt_env()
+
+
+class SpoolrtWorker(_SpoolrtEnv, Subject):
+    name = "spoolrt-worker"
+    title = "spoolrt local + worker"
+    order = 21
+    adapter = "benchmarks.subjects.spoolrt_worker:SpoolrtAdapter"
+    note = (
+        "tasks called in a plain Python process (local backend), run by "
+        "`python -m spoolrt.worker --frequency 1`; result store on."
+    )
+
+    def extra_env(self) -> dict[str, str]:
+        return self.spoolrt_env()
+
+    def producer(self) -> AbstractContextManager[Producer]:
+        return StdioProducer(self.settings(), self.log_dir / "producer.log", self.workdir)
+
+    @contextmanager
+    def _consumer(self, processes: int) -> Iterator[Producer]:
+        env = dict(os.environ, **self.settings().to_env())
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        argv = [
+            sys.executable,
+            "-m",
+            "spoolrt.worker",
+            "--spool",
+            str(self.queue_dir),
+            "--processes",
+            str(processes),
+            "--frequency",
+            "1",
+            "--app",
+            "benchmarks.subjects.spoolrt_worker",
+            "--log-level",
+            "WARNING",
+        ]
+        log_path = self.log_dir / f"worker-p{processes}.log"
+        with (
+            ManagedProcess(argv, env=env, cwd=self.workdir, log_path=log_path),
+            StdioProducer(self.settings(), self.log_dir / "producer.log", self.workdir) as feeder,
+        ):
+            _wait_announced(self.queue_dir, processes)
+            yield feeder
+
+    def consumer(self, processes: int) -> AbstractContextManager[Producer]:
+        return self._consumer(processes)
+
+
+def _wait_announced(queue_dir: object, processes: int, timeout: float = 30.0) -> None:
+    """Latency probes must not start before the workers can be woken."""
+    from spoolrt.announce import list_announcements
+
+    deadline = time.monotonic() + timeout
+    while sum(a.is_alive() for a in list_announcements(str(queue_dir))) < processes:
+        if time.monotonic() > deadline:
+            raise subject.BenchError(f"{processes} worker process(es) did not announce")
+        time.sleep(0.02)
+
+
+class SpoolrtInUwsgiNoResults(SpoolrtInUwsgi):
+    name = "spoolrt-uwsgi-noresults"
+    title = "spoolrt in uWSGI, results off"
+    order = 22
+    results = "off"
+    figures = frozenset({subject.ENQUEUE, subject.DRAIN})
+    note = "as spoolrt in uWSGI with configure(results='off'): the runtime's own cost."
+
+
+class SpoolrtWorkerNoResults(SpoolrtWorker):
+    name = "spoolrt-worker-noresults"
+    title = "spoolrt local + worker, results off"
+    order = 23
+    results = "off"
+    figures = frozenset({subject.ENQUEUE, subject.DRAIN})
+    note = "as spoolrt local + worker with configure(results='off')."
