@@ -20,11 +20,13 @@ from .errors import (
     ForeignSpoolFile,
     InvalidTaskOption,
     PayloadTooLarge,
+    ResultTimeout,
     Retry,
     SerializationError,
     Skip,
     SpoolFileError,
     SpoolrtError,
+    TaskFailed,
     UnknownSpooler,
     UnknownTask,
     UnknownTaskType,
@@ -40,8 +42,12 @@ from .outcomes import (
     TaskResult,
     TaskStatus,
 )
+from .schedule import find_scheduled, run_scheduled
+from .scheduled import ScheduledTask
+from .scheduling import MissedSlotPolicy, MissedSlots
 from .spooler import Spooler
 from .tasks import FunctionCallTask, SpoolerTask, TaskFunction, current_task
+from .webtask import web_task, web_tasks
 
 __all__ = [
     # Spooling
@@ -58,6 +64,14 @@ __all__ = [
     "backend",
     "eager",
     "EagerTaskFailed",
+    # Scheduling: @Spooler.periodic / @Spooler.cron, classes, web paths, runs on demand
+    "ScheduledTask",
+    "web_task",
+    "web_tasks",
+    "find_scheduled",
+    "run_scheduled",
+    "MissedSlots",
+    "MissedSlotPolicy",
     # Outcomes
     "TaskResult",
     "ResultProcessed",
@@ -82,6 +96,8 @@ __all__ = [
     "ForeignSpoolFile",
     "BadSignature",
     "DuplicateTaskName",
+    "TaskFailed",
+    "ResultTimeout",
     "UnknownTask",
     "UnknownTaskType",
     "__version__",

@@ -39,6 +39,10 @@ class Settings:
     retry_cap: float = defaults.RETRY_CAP
     spool_dirs: list[str] = field(default_factory=list)
     durable_writes: bool = True
+    #: What the result store keeps: "all" (status and return value), "status", or "off".
+    results: str = "all"
+    #: ``spool_dir -> ResultStore``; None means the embedded SQLite store of each spool dir.
+    result_store: Any = None
     #: Run tasks inline at call time (still encoded, signed, decoded and dispatched): for tests
     #: and scripts. See ``spoolrt.backends.eager``.
     eager: bool = False
@@ -77,23 +81,33 @@ def get_settings() -> Settings:
     global _settings
     if _settings is None:
         _settings = _from_environment()
+        if not _settings.signing:
+            _warn_unsigned()
     return _settings
 
 
 def configure(**options: Any) -> Settings:
     """Set process-wide options (see ``Settings``); unnamed options keep their current value."""
     settings = get_settings()
-    for name, value in options.items():
+    for name in options:
         if name.startswith("_") or not hasattr(settings, name):
             raise ConfigurationError(f"unknown spoolrt setting {name!r}")
+    # Checked before anything is stored, so a refused call leaves the settings as they were.
+    if options.get("results", settings.results) not in ("all", "status", "off"):
+        raise ConfigurationError(f"results must be all, status or off: {options['results']!r}")
+    if options.get("serializer", settings.serializer) not in SERIALIZERS:
+        raise ConfigurationError(f"unknown serializer {options['serializer']!r}")
+    for name, value in options.items():
         setattr(settings, name, value)
-    if settings.serializer not in SERIALIZERS:
-        raise ConfigurationError(f"unknown serializer {settings.serializer!r}")
     if {"secret_key", "old_keys", "signing"} & options.keys():
         settings._signer = None
-    if not settings.signing:
-        log.warning("spoolrt: signing is OFF; any file dropped in the spool dir will be run")
+    if "signing" in options and not settings.signing:
+        _warn_unsigned()
     return settings
+
+
+def _warn_unsigned() -> None:
+    log.warning("spoolrt: signing is OFF; any file dropped in the spool dir will be run")
 
 
 def reset() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .config import Settings, get_settings
-from .errors import Retry, Skip, SpoolFileError, UnknownTask, UnknownTaskType
+from .errors import Retry, Skip, SpoolFileError, TaskInterrupted, UnknownTask, UnknownTaskType
 from .message import Envelope, decode_packet, encode_body, spool_vars
 from .outcomes import (
     Outcome,
@@ -58,19 +58,52 @@ class DispatchObserver(Protocol):
     """Told about each run (the result store is one). It must not raise; if it does, the
     error is logged and the task's bookkeeping goes on."""
 
-    def started(self, envelope: Envelope, spool_dir: str) -> None: ...
+    def started(self, envelope: Envelope, spool_dir: str) -> str | None:
+        """Called before the task runs. Returns why the previous run of this very attempt never
+        finished (its process died: harakiri, OOM, kill -9) when the observer can tell, else
+        None."""
 
     def finished(self, report: Report, spool_dir: str) -> None: ...
 
 
+#: Observers every spooler-side dispatcher of this process consults (uWSGI spooler, worker):
+#: framework hooks such as Django's connection closing or Flask's app context.
+_spooler_observers: list[DispatchObserver] = []
+
+
+def add_spooler_observer(observer: DispatchObserver) -> None:
+    """Have every spooler-side dispatcher of this process tell ``observer`` about each run,
+    replacing one of the same type (setting an app up twice must not hook it twice)."""
+    _spooler_observers[:] = [o for o in _spooler_observers if type(o) is not type(observer)]
+    _spooler_observers.append(observer)
+
+
 class Dispatcher:
+    """Runs spool files. By default it records runs in the result store and also tells the
+    observers added with ``add_spooler_observer``; ``spooler_side=False`` (eager mode, which
+    runs inside the caller's own request) leaves those out."""
+
     def __init__(
         self,
         settings: Settings | None = None,
         observers: list[DispatchObserver] | None = None,
+        *,
+        spooler_side: bool = True,
     ) -> None:
         self._settings = settings
-        self.observers: list[DispatchObserver] = list(observers or [])
+        if observers is None:
+            from .results.tracking import StoreObserver
+
+            observers = [StoreObserver()]
+        self.own_observers: list[DispatchObserver] = list(observers)
+        self.spooler_side = spooler_side
+
+    @property
+    def observers(self) -> list[DispatchObserver]:
+        """This dispatcher's observers, then the process-wide spooler ones (read at each run,
+        so hooks added after the dispatcher was made still apply)."""
+        extra = _spooler_observers if self.spooler_side else []
+        return [*self.own_observers, *extra]
 
     @property
     def settings(self) -> Settings:
@@ -103,8 +136,14 @@ class Dispatcher:
         except UnknownTask as exc:
             return self._quarantine(spool_dir, file_name, packet, envelope, exc.reason, str(exc))
 
-        self._notify("started", envelope, spool_dir)
-        result, tb = _run_task(task_cls(file_name, envelope.message, payload, envelope))
+        interruption = self._start(envelope, spool_dir)
+        result: TaskResult
+        if interruption:
+            # A run that kills its process (harakiri, OOM) would otherwise re-run at every scan
+            # forever: the lost run counts as a failed attempt, with backoff, like an exception.
+            result, tb = ResultRescheduled(exception=TaskInterrupted(interruption)), ""
+        else:
+            result, tb = _run_task(task_cls(file_name, envelope.message, payload, envelope))
         report = self._settle(spool_dir, file_name, packet, envelope, result, tb)
         self._notify("finished", report, spool_dir)
         return report
@@ -215,6 +254,19 @@ class Dispatcher:
         return Report(
             TaskStatus.QUARANTINED, None, error=str(error), reason=error.reason, kept_path=str(kept)
         )
+
+    def _start(self, envelope: Envelope, spool_dir: str) -> str | None:
+        """Tell every observer the task starts; the first that knows of an interrupted earlier
+        run of this attempt says why."""
+        interruption = None
+        for observer in self.observers:
+            try:
+                reason = observer.started(envelope, spool_dir)
+            except Exception:
+                log.exception("spoolrt: observer %r failed on started", observer)
+                continue
+            interruption = interruption or reason
+        return interruption
 
     def _notify(self, event: str, subject: Any, spool_dir: str) -> None:
         for observer in self.observers:

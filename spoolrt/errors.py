@@ -105,6 +105,29 @@ class UnknownTask(RegistryError, LookupError):
     reason = "unknown-task"
 
 
+# --- results ----------------------------------------------------------------------------------
+
+
+class TaskFailed(SpoolrtError):
+    """Raised by ``handle.result()`` for a task that failed (retries used up) or was quarantined."""
+
+    def __init__(
+        self, message: str, *, status: object, error: str | None, traceback: str | None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.traceback = traceback
+
+
+class TaskInterrupted(SpoolrtError):
+    """The process running an attempt died before the attempt finished (harakiri, OOM, kill)."""
+
+
+class ResultTimeout(SpoolrtError, TimeoutError):
+    """``handle.result(timeout=...)`` ran out of time before the task finished."""
+
+
 # --- control flow: raised by task code, not errors -------------------------------------------
 
 

@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import SpoolFileError
-from .message import decode_body, read_header
+from .message import ENVELOPE_PREFIX, decode_body, read_header
 from .serializers import Signer, get_serializer
-from .spoolfile import unpack
+from .spoolfile import HEADER, unpack
 
 _preview = reprlib.Repr()
 _preview.maxstring = 80
@@ -84,6 +84,29 @@ def describe_bytes(path: str, data: bytes, signer: Signer | None, mtime: float =
     return TaskInfo(**base, **fields, verified=True, arguments=arguments)
 
 
+def peek_header(path: str) -> dict[str, Any] | None:
+    """The unverified envelope header of a spool file, reading only its first bytes; None if the
+    file is gone (a spooler just ran it), foreign or corrupt. For look-ups, never for running."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEADER.size)
+            if len(head) < HEADER.size:
+                return None
+            _modifier1, vars_size, _modifier2 = HEADER.unpack(head)
+            f.seek(HEADER.size + vars_size)
+            prefix = f.read(ENVELOPE_PREFIX.size)
+            if len(prefix) < ENVELOPE_PREFIX.size:
+                return None
+            header_size = ENVELOPE_PREFIX.unpack(prefix)[3]
+            body = prefix + f.read(header_size)
+    except OSError:
+        return None
+    try:
+        return read_header(body)[2]
+    except SpoolFileError:
+        return None
+
+
 def describe_file(path: str, signer: Signer | None) -> TaskInfo:
     with open(path, "rb") as f:
         data = f.read()
@@ -95,9 +118,12 @@ def _int(value: Any) -> int:
 
 
 def _summarise(payload: Any) -> str:
-    """A short, safe preview of a task's arguments."""
+    """A short, safe preview of a task's arguments (any payload shape: it may be unsigned)."""
     if isinstance(payload, dict) and {"func", "arg", "kwg"} <= payload.keys():
-        args = [_preview.repr(a) for a in payload["arg"]]
-        args += [f"{k}={_preview.repr(v)}" for k, v in dict(payload["kwg"]).items()]
-        return f"({', '.join(args)})"
+        try:
+            args = [_preview.repr(a) for a in payload["arg"]]
+            args += [f"{k}={_preview.repr(v)}" for k, v in dict(payload["kwg"]).items()]
+            return f"({', '.join(args)})"
+        except (TypeError, ValueError):
+            pass
     return _preview.repr(payload)

@@ -28,8 +28,9 @@ MAGIC = b"SPRT"
 VERSION = 1
 MARKER_KEY = b"spoolrt"
 MARKER_VALUE = b"1"
-_PREFIX = struct.Struct("<4sB32sI")
+_PREFIX = ENVELOPE_PREFIX = struct.Struct("<4sB32sI")
 _UNSIGNED_MAC = bytes(MAC_SIZE)
+_HEADER_ENCODER = json.JSONEncoder(separators=(",", ":"))  # reused: enqueue is a hot path
 
 _id_prefix = ""
 _id_pid = -1
@@ -125,7 +126,7 @@ class Envelope:
 
 def encode_body(envelope: Envelope, signer: Signer | None) -> bytes:
     """The spool-file body for ``envelope``, signed when a signer is given."""
-    header = json.dumps(envelope.header(), separators=(",", ":")).encode()
+    header = _HEADER_ENCODER.encode(envelope.header()).encode()
     signed_part = struct.pack("<I", len(header)) + header + envelope.payload
     mac = signer.sign(signed_part) if signer is not None else _UNSIGNED_MAC
     return MAGIC + bytes((VERSION,)) + mac + signed_part

@@ -41,14 +41,28 @@ def resolve_at(postpone: Postpone | None, now: float) -> float | None:
     return now + seconds if seconds else None
 
 
+MAX_PRIORITY = 2**31 - 1
+
+
 def check_priority(priority: object) -> int | None:
-    """A priority is a non-negative int: uWSGI uses it as a sub-directory name and only scans
-    numeric ones, so anything else would strand the task forever."""
+    """A priority is an int from 0 to 2**31-1: uWSGI uses it as a sub-directory name and only
+    scans numeric ones, so anything else would strand the task forever."""
     if priority is None:
         return None
-    if isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
-        raise InvalidTaskOption(f"priority must be a non-negative int, not {priority!r}")
+    if (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not 0 <= priority <= MAX_PRIORITY
+    ):
+        raise InvalidTaskOption(
+            f"priority must be an int from 0 to {MAX_PRIORITY}, not {_short(priority)}"
+        )
     return priority
+
+
+def _short(value: object) -> str:
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else "a huge int"
+    return text[:60]
 
 
 def check_retries(retries: object) -> int:

@@ -17,7 +17,6 @@ Key resolution order (first that gives a key wins):
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -121,12 +120,11 @@ class Signer:
             raise ConfigurationError("signing keys must be at least 16 bytes")
 
     def sign(self, data: bytes) -> bytes:
-        return hmac.new(self._keys[0], data, hashlib.sha256).digest()
+        return hmac.digest(self._keys[0], data, "sha256")  # the one-shot C path: ~2x faster
 
     def verify(self, data: bytes, mac: bytes) -> bool:
         return any(
-            hmac.compare_digest(hmac.new(key, data, hashlib.sha256).digest(), mac)
-            for key in self._keys
+            hmac.compare_digest(hmac.digest(key, data, "sha256"), mac) for key in self._keys
         )
 
 

@@ -9,18 +9,23 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import backends
 from .config import get_settings
-from .errors import ConfigurationError, UnknownSpooler
+from .errors import ConfigurationError, InvalidTaskOption, UnknownSpooler
 from .handle import TaskHandle
-from .inspection import TaskInfo, describe_file
+from .inspection import TaskInfo, describe_file, peek_header
 from .message import Envelope, encode_body, new_task_id
 from .options import Postpone, check_delay, check_priority, check_retries, resolve_at
+from .results.base import ResultStore
+from .results.tracking import store_for
 from .serializers import SERIALIZERS, get_serializer
 from .spooldir import iter_pending
 from .tasks import SpoolerTask, TaskFunction
+
+if TYPE_CHECKING:
+    from .schedule import CronDecorator, PeriodicDecorator
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,8 +51,14 @@ class _BoundTaskDecorator:
         postpone: Postpone | None = None,
         retries: int | None = None,
         retry_delay: float | None = None,
+        results: str | None = None,
+        ttl: float | None = None,
     ) -> Any:
-        """Turn a function into a task; options are checked now, not at the first call."""
+        """Turn a function into a task; options are checked now, not at the first call.
+
+        ``results`` ("all", "status", "off") and ``ttl`` (seconds) choose what the result store
+        keeps of this task and for how long.
+        """
         check_priority(priority)
         if retries is not None:
             check_retries(retries)
@@ -65,15 +76,39 @@ class _BoundTaskDecorator:
                 postpone=postpone,
                 retries=retries,
                 retry_delay=retry_delay,
+                results=results,
+                ttl=ttl,
             )
 
         return decorate(func) if func is not None else decorate
+
+
+class _PeriodicDecorator:
+    """``@Spooler.periodic(seconds=...)`` schedules on the default spooler, ``@spooler.periodic``
+    on that one (see ``spoolrt.schedule``, imported on first use to keep ``import spoolrt`` light).
+    """
+
+    def __get__(self, instance: Spooler | None, owner: type[Spooler]) -> PeriodicDecorator:
+        from .schedule import PeriodicDecorator
+
+        return PeriodicDecorator(instance)
+
+
+class _CronDecorator:
+    """``@Spooler.cron("*/15 9-17 * * mon-fri")``, bound like ``periodic``."""
+
+    def __get__(self, instance: Spooler | None, owner: type[Spooler]) -> CronDecorator:
+        from .schedule import CronDecorator
+
+        return CronDecorator(instance)
 
 
 class Spooler:
     """One spool directory. ``name`` is its path (or, with ``get_by_basename``, found by name)."""
 
     task = _TaskDecorator()
+    periodic = _PeriodicDecorator()
+    cron = _CronDecorator()
 
     def __init__(self, name: str | os.PathLike[str], *, serializer: str | None = None) -> None:
         """``serializer`` ("pickle" or "json") overrides ``configure(serializer=...)`` for tasks
@@ -164,6 +199,29 @@ class Spooler:
         return list(iter_pending(self.dir))
 
     @classmethod
+    def get_result(cls, task_id: str, spooler: Spooler | str | None = None) -> TaskHandle | None:
+        """A handle for ``task_id`` rebuilt from the id alone (any process), or None if no
+        spooler's store knows it and no pending spool file carries it."""
+        candidates = [cls.resolve(spooler)] if spooler is not None else cls.get_spoolers()
+        for candidate in candidates:
+            store = candidate.results()
+            record = store.get(task_id) if store is not None else None
+            if record is not None:
+                return TaskHandle(
+                    "", task_id=task_id, task_name=record.name or "", spooler=candidate.dir
+                )
+            for path in candidate.pending():
+                header = peek_header(path)
+                if header is not None and header.get("id") == task_id:
+                    name = str(header.get("name") or header.get("msg") or "")
+                    return TaskHandle(path, task_id=task_id, task_name=name, spooler=candidate.dir)
+        return None
+
+    def results(self) -> ResultStore | None:
+        """This spooler's result store (None when results are off): ``list()``, ``counts()``..."""
+        return store_for(self.dir)
+
+    @classmethod
     def read_task_file(cls, path: str | bytes | os.PathLike[str]) -> TaskInfo:
         """Decode a spool file (str or bytes path) without running it."""
         raw = os.fsdecode(path)
@@ -204,8 +262,16 @@ class Spooler:
         postpone: Postpone | None = None,
         retries: int | None = None,
         retry_delay: float | None = None,
+        options: dict[str, Any] | None = None,
+        task_id: str | None = None,
     ) -> TaskHandle:
-        """Build, sign and spool one task; every check happens before anything is written."""
+        """Build, sign and spool one task; every check happens before anything is written.
+
+        ``task_id`` names the task instead of a fresh id, for callers whose task has an identity
+        of its own (a schedule slot's key); it must be unique, spoolrt does not check that.
+        """
+        if task_id is not None and (not isinstance(task_id, str) or not task_id):
+            raise InvalidTaskOption(f"task_id must be a non-empty str, got {task_id!r}")
         settings = get_settings()
         serializer = self.serializer or settings.serializer
         backend = backends.current()
@@ -215,7 +281,7 @@ class Spooler:
         if priority is not None:
             backend.check_priority(spool_dir)
         envelope = Envelope(
-            task_id=new_task_id(),
+            task_id=new_task_id() if task_id is None else task_id,
             type_id=type_id,
             message=message,
             name=name,
@@ -227,6 +293,7 @@ class Spooler:
             priority=priority,
             spooler=spool_dir,
             enqueued_at=now,
+            options=options or {},
         )
         body = encode_body(envelope, settings.signer())
         path = backend.spool(spool_dir, envelope, body)

@@ -43,6 +43,8 @@ def pack_vars(spool_vars: Mapping[bytes, bytes]) -> bytes:
     for key, value in spool_vars.items():
         if not isinstance(key, bytes) or not isinstance(value, bytes):
             raise TypeError(f"spool vars must be bytes to bytes, got {key!r}: {type(value)}")
+        if not key:
+            raise ValueError("spool var keys must not be empty (uWSGI drops such files)")
         if len(key) > MAX_FIELD_SIZE or len(value) > MAX_FIELD_SIZE:
             raise PayloadTooLarge(
                 f"spool var {key[:40]!r} is {max(len(key), len(value))} bytes; uWSGI caps one "
@@ -73,6 +75,8 @@ def unpack_vars(block: bytes) -> dict[bytes, bytes]:
             raise CorruptSpoolFile(f"vars block ends inside a key length at byte {pos}")
         (klen,) = FIELD_LEN.unpack_from(block, pos)
         pos += 2
+        if klen == 0:
+            raise CorruptSpoolFile(f"zero-length key at byte {pos - 2} (uWSGI drops such files)")
         if pos + klen + 2 > end:
             raise CorruptSpoolFile(f"key of {klen} bytes runs past the vars block")
         key = block[pos : pos + klen]

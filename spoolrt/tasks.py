@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar
 
-from .errors import DuplicateTaskName, UnknownTask
+from .errors import DuplicateTaskName, InvalidTaskOption, UnknownTask
 from .outcomes import ResultProcessed, ResultRescheduled, ResultSkipped
 
 if TYPE_CHECKING:
@@ -213,6 +213,8 @@ class TaskFunction(Generic[P, R]):
         postpone: Postpone | None = None,
         retries: int | None = None,
         retry_delay: float | None = None,
+        results: str | None = None,
+        ttl: float | None = None,
     ) -> None:
         self.func = func
         self.spooler = spooler
@@ -221,6 +223,7 @@ class TaskFunction(Generic[P, R]):
         self.postpone = postpone
         self.retries = retries
         self.retry_delay = retry_delay
+        self.options = task_options(results=results, ttl=ttl)
         self._spoolrt_origin = _origin(func)
         functools.update_wrapper(self, func)
         _register(task_functions, self.name, self, self._spoolrt_origin, func.__module__)
@@ -256,7 +259,22 @@ class TaskFunction(Generic[P, R]):
             postpone=postpone if postpone is not None else self.postpone,
             retries=retries if retries is not None else self.retries,
             retry_delay=retry_delay if retry_delay is not None else self.retry_delay,
+            options=self.options,
         )
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
+
+
+def task_options(*, results: str | None = None, ttl: float | None = None) -> dict[str, Any]:
+    """Per-task options that travel (signed) in the envelope; checked at decoration time."""
+    options: dict[str, Any] = {}
+    if results is not None:
+        if results not in ("all", "status", "off"):
+            raise InvalidTaskOption(f"results must be 'all', 'status' or 'off', not {results!r}")
+        options["results"] = results
+    if ttl is not None:
+        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0:
+            raise InvalidTaskOption(f"ttl must be a positive number of seconds, not {ttl!r}")
+        options["ttl"] = float(ttl)
+    return options

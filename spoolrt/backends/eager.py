@@ -91,7 +91,9 @@ class EagerBackend(Backend):
         if work_dir is not None:
             os.makedirs(work_dir, exist_ok=True)
             self._work_dir = os.path.realpath(os.fspath(work_dir))
-        self.dispatcher = dispatcher or Dispatcher()
+        # Not spooler-side: framework hooks (closing DB connections, pushing an app context)
+        # belong to real spooler processes, not to the caller's own request or test.
+        self.dispatcher = dispatcher or Dispatcher(spooler_side=False)
         self.reports: deque[Report] = deque(maxlen=MAX_REPORTS)
 
     def __repr__(self) -> str:

@@ -73,20 +73,14 @@ def add_framework_key(
     return derived
 
 
-def add_spooler_observer(observer: Any) -> bool:
-    """Add ``observer`` to the dispatcher of this uWSGI process's spooler callable, replacing one
-    of the same type (setting an app up twice must not close connections twice or push two app
-    contexts). False outside uWSGI, where there is no spooler callable to observe.
+def add_spooler_observer(observer: Any) -> None:
+    """Hook ``observer`` into every spooler-side dispatcher of this process (the uWSGI spooler
+    callable and ``spoolrt worker``), replacing one of the same type: setting an app up twice
+    must not close connections twice or push two app contexts.
 
-    Only uWSGI spoolers get it: the eager backend runs tasks inside the caller's own request or
-    test, whose database connections and app context belong to the caller.
+    Eager mode does not get it: it runs tasks inside the caller's own request or test, whose
+    database connections and app context belong to the caller.
     """
-    from ..backends.uwsgi import install_dispatcher
+    from ..dispatch import add_spooler_observer as add
 
-    spooler_callable = install_dispatcher()
-    if spooler_callable is None:
-        return False
-    observers = spooler_callable.dispatcher.observers
-    observers[:] = [o for o in observers if type(o) is not type(observer)]
-    observers.append(observer)
-    return True
+    add(observer)

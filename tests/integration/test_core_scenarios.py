@@ -179,9 +179,22 @@ def test_killed_spooler_reruns_the_task_to_completion(runtime: UwsgiInstance) ->
     (started,) = runtime.wait_runs("slow-start", 1)
     os.kill(started["pid"], signal.SIGKILL)
     # the master respawns the spooler; the file was never removed, so the task runs again
+    # (as its next attempt: the lost run counts as a failed one)
     runtime.wait_runs("slow-end", 1, timeout=30, tag="k1")
     assert len(runtime.runs("slow-start")) == 2
     wait_for(lambda: runtime.pending() == [], what="file to go")
+
+
+def test_a_task_that_kills_its_process_every_time_ends_failed(runtime: UwsgiInstance) -> None:
+    # uWSGI alone would re-run it at every scan forever (the harakiri poison-pill loop)
+    runtime.enqueue("coretasks:kills_its_process", "oom")  # retries=1: two runs at most
+    runs = runtime.wait_runs("kills_its_process", 2, timeout=30)
+    failed = wait_for(lambda: runtime.area("failed"), timeout=30, what="failed copy")
+    record = json.loads((failed[0].parent / (failed[0].name + ".json")).read_text())
+    assert "TaskInterrupted" in record["error"] and "died" in record["error"]
+    assert [r["attempt"] for r in runs] == [1, 2]
+    assert runtime.pending() == []
+    assert len(runtime.runs("kills_its_process")) == 2
 
 
 # --- priorities: need spooler-ordered ----------------------------------------------------------

@@ -183,13 +183,12 @@ CASES = [
         QUARANTINED_BY_WORKER,
     ),
     Case(
-        # uWSGI refuses a zero-length key and deletes the file; spoolfile.unpack accepts it, so
-        # the worker runs the (validly signed) body. A parity gap, not a hole: the body verified.
+        # uWSGI refuses a zero-length key and deletes the file; spoolfile.unpack refuses it too,
+        # so the worker quarantines it.
         "empty-key",
-        lambda f: f.with_body(f.body("empty-key"), {b"": b"", b"spoolrt": b"1"}),
+        lambda f: HEADER.pack(MODIFIER1_SPOOL, 4, 0) + b"\x00\x00\x00\x00" + f.body("empty-key"),
         ("deleted",),
-        ("runs",),
-        tag="empty-key",
+        QUARANTINED_BY_WORKER,
     ),
     Case("random-bytes", lambda f: _random_bytes(), ("deleted",), QUARANTINED_BY_WORKER),
     # cut inside the body / envelope

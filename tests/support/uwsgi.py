@@ -123,10 +123,12 @@ class UwsgiInstance:
         if self.proc is None:
             return None
         pid = self.proc.pid
-        if self.proc.poll() is None:
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            # resent: a SIGINT that lands while the master is still spawning is lost
             os.kill(pid, signal.SIGINT)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(2.0)
             except subprocess.TimeoutExpired:
                 pass
         # Whatever the master left behind (it was killed, or a child hangs) goes with the group.
@@ -204,4 +206,9 @@ class UwsgiInstance:
         folder = self.spool_dir / ".spoolrt" / name
         if not folder.exists():
             return []
-        return sorted(p for p in folder.iterdir() if not p.name.endswith(".json"))
+        # .tmp-* files are copies still being written (keep_aside renames them into place)
+        return sorted(
+            p
+            for p in folder.iterdir()
+            if not p.name.endswith(".json") and not p.name.startswith(".tmp-")
+        )

@@ -169,7 +169,22 @@ def test_app_context_observer_wraps_each_run_and_drops_a_leftover_context() -> N
     assert not flask.has_app_context()
 
 
-def test_spooler_observers_are_only_added_inside_uwsgi() -> None:
+def test_spooler_observers_reach_spooler_side_dispatchers_only() -> None:
     from spoolrt.contrib._config import add_spooler_observer
+    from spoolrt.dispatch import Dispatcher, _spooler_observers
 
-    assert add_spooler_observer(object()) is False
+    class Hook:
+        def started(self, envelope: object, spool_dir: str) -> None: ...
+
+        def finished(self, report: object, spool_dir: str) -> None: ...
+
+    saved = list(_spooler_observers)
+    try:
+        add_spooler_observer(Hook())
+        add_spooler_observer(Hook())  # same type: replaces, never hooks twice
+        spooler_side = [type(o) for o in Dispatcher().observers]
+        eager_side = [type(o) for o in Dispatcher(spooler_side=False).observers]
+        assert spooler_side.count(Hook) == 1
+        assert Hook not in eager_side
+    finally:
+        _spooler_observers[:] = saved

@@ -16,7 +16,7 @@ def test_pack_matches_a_file_written_by_uwsgi() -> None:
 
 
 def test_round_trip_keeps_order_and_binary_body() -> None:
-    spool_vars = {b"z": b"1", b"a": b"\x00\xff", b"": b""}
+    spool_vars = {b"z": b"1", b"a": b"\x00\xff", b"e": b""}
     body = bytes(range(256)) * 10
     packet = unpack(pack(spool_vars, body))
     assert list(packet.vars.items()) == list(spool_vars.items())
@@ -31,6 +31,13 @@ def test_a_value_uwsgi_would_truncate_is_refused() -> None:
 def test_a_vars_block_over_64k_is_refused() -> None:
     with pytest.raises(PayloadTooLarge, match="vars"):
         pack({b"a": b"x" * 40_000, b"b": b"y" * 40_000})
+
+
+def test_an_empty_key_is_refused_both_ways() -> None:
+    with pytest.raises(ValueError):
+        pack({b"": b"x"})
+    with pytest.raises(CorruptSpoolFile, match="zero-length"):
+        unpack(b"\x11\x04\x00\x00\x00\x00\x00\x00")
 
 
 def test_a_huge_body_is_fine() -> None:

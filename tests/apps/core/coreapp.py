@@ -55,6 +55,39 @@ def spoolers(_req):
     }
 
 
+def status(req):
+    """What a later request (or another process) learns about a task from its id alone."""
+    handle = Spooler.get_result(req["id"])
+    if handle is None:
+        return {"known": False}
+    out = {
+        "known": True,
+        "status": handle.status.value if handle.status else None,
+        "ready": handle.ready,
+        "attempts": handle.attempts,
+        "error": handle.error,
+        "traceback": handle.traceback,
+        "started_at": handle.started_at,
+        "finished_at": handle.finished_at,
+    }
+    if handle.ready:
+        try:
+            out["result"] = handle.result(timeout=0)
+        except Exception as exc:
+            out["result_error"] = type(exc).__name__
+    return out
+
+
+def statuses(req):
+    """Poll many ids at once (the concurrency test's readers)."""
+    counts = {}
+    for task_id in req["ids"]:
+        handle = Spooler.get_result(task_id)
+        key = handle.status.value if handle is not None and handle.status else "unknown"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def read(req):
     return Spooler.read_task_file(req["path"]).to_dict()
 
@@ -77,6 +110,8 @@ ROUTES = {
     "/raw": raw,
     "/spoolers": spoolers,
     "/read": read,
+    "/status": status,
+    "/statuses": statuses,
     "/foreign": foreign,
     "/unpicklable": unpicklable,
 }

@@ -18,6 +18,18 @@ def processed(tag):
     return {"tag": tag}
 
 
+@Spooler.task(ttl=1)
+def short_lived(tag):
+    record("short_lived", tag=tag)
+    return tag
+
+
+@Spooler.task(results="status")
+def status_only(tag):
+    record("status_only", tag=tag)
+    return "not kept"
+
+
 @Spooler.task()
 def returns_none(tag):
     record("returns_none", tag=tag)
@@ -76,6 +88,13 @@ def slow(tag, seconds):
     time.sleep(seconds)
     record("slow-end", tag=tag)
     return True
+
+
+@Spooler.task(retries=1, retry_delay=0.2)
+def kills_its_process(tag):
+    """Dies mid-run every time, as a task does under harakiri or the OOM killer."""
+    record("kills_its_process", tag=tag, attempt=current_task().attempt)
+    os.kill(os.getpid(), 9)
 
 
 class Greeting(SpoolerTask):

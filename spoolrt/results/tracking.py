@@ -1,0 +1,161 @@
+"""Wiring the result store to the dispatcher (writes) and to task handles (reads).
+
+What is recorded is chosen by ``configure(results=...)`` for the process and by a task's own
+``results=`` option: ``"all"`` (status and return value, the default), ``"status"`` (status, error
+and traceback, no value), ``"off"`` (nothing). Enqueueing records nothing: a task's "queued" or
+"scheduled" status is read from its spool file, so the store costs enqueue nothing and a task
+spooled by a process with the store off (or by another host) is still tracked once it runs.
+
+Results are serialised with the task's serializer and signed like envelopes, so a value put
+in the store by anything else is never unpickled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..config import get_settings
+from ..message import Envelope
+from ..outcomes import TaskStatus
+from ..serializers import MAC_SIZE, get_serializer
+from .base import ResultStore
+from .sqlite import SQLiteResultStore
+
+log = logging.getLogger("spoolrt")
+
+RESULT_MODES = ("all", "status", "off")
+_FINAL = {TaskStatus.DONE, TaskStatus.SKIPPED, TaskStatus.FAILED, TaskStatus.QUARANTINED}
+
+StoreFactory = Callable[[str], ResultStore]
+
+_stores: dict[str, ResultStore] = {}
+_stores_lock = threading.Lock()
+
+
+def default_store_factory(spool_dir: str) -> ResultStore:
+    return SQLiteResultStore.for_spool_dir(spool_dir)
+
+
+def store_for(spool_dir: str) -> ResultStore | None:
+    """The store of ``spool_dir`` (one per directory and process), or None when results are off."""
+    settings = get_settings()
+    if settings.results == "off":
+        return None
+    key = os.path.realpath(spool_dir)
+    store = _stores.get(key)
+    if store is None:
+        with _stores_lock:
+            store = _stores.get(key)
+            if store is None:
+                store = (settings.result_store or default_store_factory)(key)
+                _stores[key] = store
+    return store
+
+
+def forget_stores() -> None:
+    """Drop the per-directory stores (tests, or after changing the store setting)."""
+    with _stores_lock:
+        for store in _stores.values():
+            store.close()
+        _stores.clear()
+
+
+def result_mode(envelope: Envelope) -> str:
+    mode = envelope.options.get("results") or get_settings().results
+    return mode if mode in RESULT_MODES else "all"
+
+
+def encode_result(value: Any, serializer: str) -> bytes:
+    """MAC + serialised value; raises ``SerializationError`` when the value cannot be stored."""
+    data = get_serializer(serializer).dumps(value)
+    signer = get_settings().signer()
+    mac = signer.sign(data) if signer is not None else bytes(MAC_SIZE)
+    return mac + data
+
+
+def decode_result(blob: bytes, serializer: str) -> Any:
+    """Verify and load a stored result; a forged or altered one raises ``SpoolFileError``."""
+    from ..errors import BadSignature
+
+    mac, data = blob[:MAC_SIZE], blob[MAC_SIZE:]
+    signer = get_settings().signer()
+    if signer is not None and not signer.verify(data, mac):
+        raise BadSignature("the stored result's MAC does not verify")
+    return get_serializer(serializer).loads(data)
+
+
+class StoreObserver:
+    """Records each run in the spool directory's store. Never raises into the dispatcher's
+    bookkeeping: a store failure is logged and the task's own outcome stands."""
+
+    def started(self, envelope: Envelope, spool_dir: str) -> str | None:
+        """Record the start; report an earlier run of this same attempt that never finished (the
+        file lock guarantees no other process runs it now, so that process died)."""
+        if result_mode(envelope) == "off":
+            return None
+        store = store_for(spool_dir)
+        if store is None:
+            return None
+        start = store.started(
+            envelope.task_id,
+            envelope.attempt,
+            name=envelope.label,
+            spooler=envelope.spooler or spool_dir,
+            max_attempts=envelope.max_attempts,
+            enqueued_at=envelope.enqueued_at or None,
+            scheduled_for=envelope.at,
+        )
+        if not start.interrupted:
+            return None
+        return (
+            f"attempt {envelope.attempt} never finished: its process (pid {start.previous_pid}) "
+            "died while running it (harakiri, out-of-memory kill or crash)"
+        )
+
+    def finished(self, report: Any, spool_dir: str) -> None:
+        envelope: Envelope | None = report.envelope
+        if envelope is None or result_mode(envelope) == "off":
+            return
+        store = store_for(spool_dir)
+        if store is None:
+            return
+        described: dict[str, Any] = {
+            "name": envelope.label,
+            "spooler": envelope.spooler or spool_dir,
+            "max_attempts": envelope.max_attempts,
+        }
+        if report.status is TaskStatus.RETRYING:
+            store.retrying(
+                envelope.task_id,
+                envelope.attempt,
+                report.next_at,
+                error=report.error or None,
+                traceback=report.traceback or None,
+                **described,
+            )
+            return
+        if report.status not in _FINAL:
+            return
+        result, serializer, error = None, None, report.error or None
+        if result_mode(envelope) == "all" and report.status is TaskStatus.DONE:
+            try:
+                result = encode_result(report.result, envelope.serializer)
+                serializer = envelope.serializer
+            except Exception as exc:  # an unpicklable return value must not lose the status
+                error = f"result not stored: {exc}"
+        store.finished(
+            envelope.task_id,
+            report.status,
+            result=result,
+            result_serializer=serializer,
+            error=error,
+            traceback=report.traceback or None,
+            reason=report.reason or None,
+            ttl=envelope.options.get("ttl"),
+            attempt=envelope.attempt,
+            **described,
+        )
