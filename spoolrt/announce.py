@@ -257,7 +257,10 @@ class Peers:
             names = [n for n in os.listdir(self.folder) if n.endswith(SUFFIX)]
         except OSError:  # e.g. spoolers of another user: their scan frequency applies
             names = []
-        wanted = {os.path.join(self.folder, n) for n in names}
+        # Never open this process's own announcement: closing any descriptor of a file drops
+        # the process's fcntl locks on it, and with them the busy marker of a running task.
+        own = f"{HOST}-{os.getpid()}-"
+        wanted = {os.path.join(self.folder, n) for n in names if not n.startswith(own)}
         for path in list(self._peers):
             if path not in wanted:
                 self._peers.pop(path).close()

@@ -331,3 +331,33 @@ def test_priority_accepted_with_ordered_uwsgi_or_workers_or_nobody_known(
     start_stub(stubs, tmp_path, spool, kind=KIND_WORKER, ordered=True)
     add.spool_with((1,), priority=2)
     assert len(pending(spool)) == 2
+
+
+PROBE_BUSY = textwrap.dedent(
+    """
+    import fcntl, os, sys
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, 0)
+        print("idle")
+    except OSError:
+        print("busy")
+    """
+)
+
+
+def test_a_busy_spooler_that_spools_a_task_stays_marked_busy(spool: Path) -> None:
+    # A task running in a worker may spool another task; the writer then lists the spool's
+    # announcements. Opening (and closing) its own would silently drop its busy lock.
+    presence = announce(str(spool), KIND_WORKER, ordered=True)
+    assert presence is not None
+    try:
+        with presence.busy():
+            add(1)
+            assert Spooler.get_pids() == []  # itself excluded
+            probe = subprocess.run(
+                [sys.executable, "-c", PROBE_BUSY, presence.path], capture_output=True, text=True
+            )
+            assert probe.stdout.strip() == "busy"
+    finally:
+        presence.withdraw()
