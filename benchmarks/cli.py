@@ -266,20 +266,21 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    classes = discover()
+    classes, broken = discover()
     parser = build_parser([cls.name for cls in classes])
     args = parser.parse_args(argv)
+    for module_name, error in broken.items():
+        log(f"skipping subjects in benchmarks/subjects/{module_name}.py: {error}")
     if args.list:
         for cls in classes:
-            reason = cls.missing()
-            status = f"unavailable: {reason}" if reason else "ok"
-            print(f"{cls.name:24} {cls.title} [{status}]")
+            why = cls.missing()
+            print(f"{cls.name:24} {cls.title} [{f'unavailable: {why}' if why else 'ok'}]")
         return 0
     available = []
     for cls in classes:
-        reason = cls.missing()
-        if reason:
-            log(f"skipping {cls.name}: {reason}")
+        why = cls.missing()
+        if why:
+            log(f"skipping {cls.name}: {why}")
         else:
             available.append(cls)
     if not any(cls.is_baseline for cls in available):

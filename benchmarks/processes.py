@@ -19,15 +19,15 @@ from types import TracebackType
 from benchmarks.subject import BenchError
 
 
-def _stat_fields(pid: int) -> tuple[int, int] | None:
-    """``(parent pid, start time)`` of ``pid`` from ``/proc``, or ``None`` if it is gone."""
+def _stat_fields(pid: int) -> tuple[int, int, str] | None:
+    """``(parent pid, start time, state)`` of ``pid`` from ``/proc``, or ``None`` if it is gone."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may contain spaces; everything after its ')' is fixed.
     fields = raw[raw.rindex(")") + 2 :].split()
-    return int(fields[1]), int(fields[19])
+    return int(fields[1]), int(fields[19]), fields[0]
 
 
 def descendants(root_pid: int) -> list[tuple[int, int]]:
@@ -62,6 +62,11 @@ def kill_if_same(pid: int, started: int, sig: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _running(pid: int, started: int) -> bool:
+    info = _stat_fields(pid)
+    return info is not None and info[1] == started and info[2] not in ("Z", "X")
 
 
 def wait_until(
@@ -124,7 +129,12 @@ class ManagedProcess:
             return ""
 
     def stop(self) -> None:
-        """Stop the process, then any descendant that outlived it (SIGKILL)."""
+        """Stop the process, then any descendant that outlived it (SIGKILL), and wait for all.
+
+        With ``stop_signal=SIGKILL`` the whole family is killed at once: used where nothing of
+        value is left in the processes and a graceful shutdown would only cost time (uWSGI
+        takes a full second of its master loop to bury a worker).
+        """
         if self.popen is None:
             return
         family = descendants(self.popen.pid)
@@ -137,6 +147,11 @@ class ManagedProcess:
                 self.popen.wait(self.stop_timeout)
         for pid, started in family:
             kill_if_same(pid, started, signal.SIGKILL)
+        wait_until(
+            lambda: not any(_running(pid, started) for pid, started in family),
+            self.stop_timeout,
+            f"the processes of {self.argv[0]} to end",
+        )
 
     def __enter__(self) -> ManagedProcess:
         return self.start()
