@@ -14,10 +14,14 @@ from __future__ import annotations
 import logging
 import sys
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from ..config import get_settings
 from ..errors import BackendUnavailable
 from .base import Backend
+
+if TYPE_CHECKING:
+    from .uwsgi import UwsgiBackend
 
 log = logging.getLogger("spoolrt")
 
@@ -26,6 +30,7 @@ _logged: str = ""
 _no_uwsgi = False
 _local_cache: tuple[tuple[str, ...], Backend] | None = None
 _eager_cache: Backend | None = None
+_uwsgi_cache: UwsgiBackend | None = None
 
 
 def _uwsgi() -> ModuleType | None:
@@ -55,9 +60,12 @@ def _choose() -> Backend:
         return _eager_cache
     module = _uwsgi()
     if module is not None:
-        from .uwsgi import UwsgiBackend
+        global _uwsgi_cache
+        if _uwsgi_cache is None or _uwsgi_cache.uwsgi is not module:
+            from .uwsgi import UwsgiBackend
 
-        return UwsgiBackend(module)
+            _uwsgi_cache = UwsgiBackend(module)
+        return _uwsgi_cache
     if settings.spool_dirs:
         key = tuple(settings.spool_dirs)
         if _local_cache is None or _local_cache[0] != key:
