@@ -41,8 +41,9 @@ METHOD_NOTES = [
     "enqueue call, so the figure includes the enqueue cost.",
     "pickup under load: a probe is enqueued 10 ms into a 50 ms task that occupies the only "
     "consumer; figure = probe start minus the end of the busy task (0 means no extra wait).",
-    "postponed: K tasks due in one day wait in the same queue; N ready tasks pre-filled and "
-    "drained by one process, then idle probes (a quarter as many as above).",
+    "postponed: K tasks due in one day wait in the same queue (huey: filed into its schedule "
+    "by a consumer first); N ready tasks pre-filled and drained by one process, then idle "
+    "probes (a quarter as many as above).",
     "uWSGI: `--spooler-frequency 1 --spooler-quiet --disable-logging`, 1 worker; huey: "
     "`huey_consumer -k process -n -q -d 0.001 -m 0.001 -b 1.0` (constant 1 ms poll).",
 ]
@@ -166,19 +167,21 @@ class Runner:
 
     def measure(
         self, fs: str, subject: Subject, what: str, step: Callable[[], dict[str, float]]
-    ) -> None:
+    ) -> bool:
+        """Run one step and keep its values; a failure is recorded, reported, and survived."""
         started = time.monotonic()
         try:
             values = step()
         except Exception as exc:
             self.errors.append(f"{fs} {subject.name} {what}: {exc}")
             log(f"[{fs}] {subject.name} {what}: FAILED {exc}\n{traceback.format_exc()}")
-            return
+            return False
         store = self.samples.setdefault(fs, {}).setdefault(subject.name, {})
         for key, value in values.items():
             store.setdefault(key, []).append(value)
         shown = ", ".join(f"{key}={value:,.2f}" for key, value in values.items())
         log(f"[{fs}] {subject.name} {what}: {shown} ({time.monotonic() - started:.1f}s)")
+        return True
 
     def wants(self, subject: Subject, figure: str) -> bool:
         return figure in self.plan.figures and figure in subject.figures
@@ -217,10 +220,13 @@ class Runner:
             ]
             for waiting in plan.postponed_counts:
                 for rep in range(1, plan.reps + 1):
-                    for subject in waiting_room:
+                    for subject in list(waiting_room):
                         step = partial(figures.postponed, subject, load, waiting)
                         tag = f"postponed {waiting:,} rep {rep}/{plan.reps}"
-                        self.measure(fs, subject, tag, step)
+                        if not self.measure(fs, subject, tag, step):
+                            # Its queue now holds an unknown mix: later counts would mislead.
+                            log(f"[{fs}] {subject.name}: no further postponed runs")
+                            waiting_room.remove(subject)
         finally:
             if not plan.keep:
                 shutil.rmtree(root, ignore_errors=True)
@@ -229,7 +235,7 @@ class Runner:
 def _document(
     plan: Plan, runner: Runner, info: dict[str, Any], argv: Sequence[str], took: float
 ) -> str:
-    rows = report.metrics(plan.postponed_counts)
+    rows = [m for m in report.metrics(plan.postponed_counts) if m.figure in plan.figures]
     columns = [
         report.Column(cls.name, cls.title, cls.is_baseline, cls.figures & plan.figures)
         for cls in plan.subjects

@@ -157,6 +157,17 @@ def pickup(subject: Subject, load: Load) -> dict[str, float]:
     return {"pickup_p50_ms": statistics.median(waits), "pickup_max_ms": max(waits)}
 
 
+def _settle(subject: Subject, waiting: int) -> None:
+    """Run a consumer until every postponed task waits where the subject keeps them."""
+    with subject.consumer(1) as feeder:
+        wait_until(
+            lambda: int(feeder.call("unscheduled")) == 0,
+            60.0 + waiting / 200,
+            f"{subject.name} to file {waiting:,} postponed tasks away",
+            interval=0.2,
+        )
+
+
 def postponed(subject: Subject, load: Load, waiting: int) -> dict[str, float]:
     """Ready-task drain and idle latency while ``waiting`` postponed tasks sit in the queue.
 
@@ -171,10 +182,18 @@ def postponed(subject: Subject, load: Load, waiting: int) -> dict[str, float]:
             raise BenchError(f"{subject.name}: {have} postponed tasks stored, want {waiting}")
         if have < waiting:
             producer.call("postpone", count=waiting - have, delay_s=POSTPONE_S)
-        producer.call("enqueue", count=count)
-        stored = int(producer.call("stored"))
+        unsettled = int(producer.call("unscheduled"))
+        if not unsettled:
+            producer.call("enqueue", count=count)
+            stored = int(producer.call("stored"))
+    if unsettled:
+        _settle(subject, waiting)
+        with subject.producer() as producer:
+            producer.call("enqueue", count=count)
+            stored = int(producer.call("stored"))
     if stored != waiting + count:
         raise BenchError(f"{subject.name}: {stored} stored, want {waiting} + {count}")
+    reader.clear()
     probes = max(5, load.latency_probes // 4)
     with subject.consumer(1) as feeder:
         rate = _wait_drained(feeder, reader, count, waiting, subject)

@@ -42,6 +42,10 @@ def op_stored(adapter: Adapter) -> int:
     return adapter.stored()
 
 
+def op_unscheduled(adapter: Adapter) -> int:
+    return adapter.unscheduled()
+
+
 def op_warmup(adapter: Adapter, settle_s: float = 0.5, timeout: float = 20.0) -> None:
     """Run one zero-length task, then let the consumer go idle, so latencies start from rest."""
     reader = marks.MarkReader(adapter.settings.marks_dir)
@@ -82,6 +86,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "enqueue": op_enqueue,
     "postpone": op_postpone,
     "stored": op_stored,
+    "unscheduled": op_unscheduled,
     "warmup": op_warmup,
     "latency": op_latency,
     "pickup": op_pickup,
