@@ -52,7 +52,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import Any
 
 from .announce import KIND_WORKER, Presence, announce
@@ -348,12 +348,15 @@ class Worker:
         ):
             try:
                 while not self._stopping:
+                    ticking = _tick_schedules()
                     counts, next_due = self._pass(include_postponed=False)
                     if sum(n for status, n in counts.items() if status != ERROR):
                         continue  # something ran: more may have arrived meanwhile
                     timeout = self.frequency
                     if next_due is not None:
                         timeout = min(timeout, max(0.0, next_due - time.time()) + 0.001)
+                    if ticking is not None:
+                        timeout = min(timeout, ticking.seconds_until_wakeup(timeout))
                     self._sleep(timeout)
             except _Abort:
                 pass
@@ -551,6 +554,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser
+
+
+def _tick_schedules() -> ModuleType | None:
+    """Spool the periodic and cron slots now due (outside uWSGI the worker is what fires them);
+    returns the scheduling module when schedules exist, so the loop can sleep until the next.
+
+    Only when the app registered schedules (the module is then imported): a worker with none
+    pays nothing. Each slot is claimed with O_EXCL, so several workers tick safely.
+    """
+    schedule = sys.modules.get("spoolrt.schedule")
+    if schedule is None or not len(schedule.registry):
+        return None
+    try:
+        schedule.tick()
+    except Exception:
+        log.exception("spoolrt: schedule tick failed; trying again next loop")
+    return schedule
 
 
 def worker_main(argv: Sequence[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from spoolrt import Spooler, TaskHandle, backends
 from spoolrt.announce import list_announcements
 from spoolrt.backends.local import peers
 from spoolrt.errors import ConfigurationError
-from tests.support.uwsgi import UwsgiInstance, wait_for
+from tests.support.uwsgi import APPS, UwsgiInstance, wait_for
 from tests.support.worker import SECRET_KEY, WorkerProcess
 
 #: uWSGI without a spooler of its own: ``uwsgi.spool`` writes files that nobody there runs.
@@ -286,3 +286,30 @@ def test_until_empty_from_the_command_line(workdir: Path) -> None:
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"done": 3}
     assert len(runs(workdir, "processed")) == 3
     assert len(pending(workdir / "spool")) == 1
+
+
+def test_the_worker_fires_periodic_schedules_once_per_slot(tmp_path: Path) -> None:
+    """Outside uWSGI nothing else ticks: two worker processes tick, each slot runs once."""
+    out = tmp_path / "out"
+    out.mkdir()
+    worker = WorkerProcess(
+        tmp_path / "spool",
+        out,
+        tmp_path / "worker.log",
+        processes=2,
+        app_dir=APPS / "schedule",
+        tasks="schedtasks",
+    ).start()
+    try:
+
+        def every_second_runs() -> list[dict]:
+            path = out / "runs.jsonl"
+            lines = path.read_text().splitlines() if path.exists() else []
+            rows = [json.loads(line) for line in lines]
+            return [r for r in rows if r["task"] == "every_second"]
+
+        rows = wait_for(lambda: len(every_second_runs()) >= 4 and every_second_runs(), 30)
+    finally:
+        worker.stop()
+    keys = [r["key"] for r in rows]
+    assert len(keys) == len(set(keys)), f"a slot ran twice: {keys}"
