@@ -31,6 +31,7 @@ MARKER_VALUE = b"1"
 _PREFIX = ENVELOPE_PREFIX = struct.Struct("<4sB32sI")
 _UNSIGNED_MAC = bytes(MAC_SIZE)
 _HEADER_ENCODER = json.JSONEncoder(separators=(",", ":"))  # reused: enqueue is a hot path
+_HEADER_DECODER = json.JSONDecoder()
 
 _id_prefix = ""
 _id_pid = -1
@@ -170,7 +171,9 @@ def _split(body: bytes) -> tuple[bytes, bytes, bytes, bytes]:
 
 def _parse_header(raw: bytes) -> dict[str, Any]:
     try:
-        header = json.loads(raw)
+        # decode + a reused decoder: json.loads(bytes) sniffs the encoding on every call, and
+        # this runs once per task on the spooler's hot path.
+        header = _HEADER_DECODER.decode(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[..." nested too deep
         raise CorruptSpoolFile(f"envelope header is not JSON: {exc}") from exc
     if not isinstance(header, dict):

@@ -45,14 +45,15 @@ def store_for(spool_dir: str) -> ResultStore | None:
     settings = get_settings()
     if settings.results == "off":
         return None
-    key = os.path.realpath(spool_dir)
-    store = _stores.get(key)
+    store = _stores.get(spool_dir)  # by the name as given: realpath() costs 3 lstat a call
     if store is None:
         with _stores_lock:
+            key = os.path.realpath(spool_dir)
             store = _stores.get(key)
             if store is None:
                 store = (settings.result_store or default_store_factory)(key)
                 _stores[key] = store
+            _stores[spool_dir] = store
     return store
 
 
