@@ -24,6 +24,7 @@ log = logging.getLogger("spoolrt")
 ENV_SPOOL_DIRS = "SPOOLRT_SPOOL_DIRS"
 ENV_UNSIGNED = "SPOOLRT_UNSAFE_NO_SIGNING"
 ENV_EAGER = "SPOOLRT_EAGER"
+ENV_PARK_AFTER = "SPOOLRT_PARK_AFTER"
 
 
 @dataclass
@@ -39,6 +40,9 @@ class Settings:
     retry_cap: float = defaults.RETRY_CAP
     spool_dirs: list[str] = field(default_factory=list)
     durable_writes: bool = True
+    #: Seconds ahead beyond which a task is parked outside the scanned directory (see
+    #: ``spoolrt.parking``); env ``SPOOLRT_PARK_AFTER``.
+    park_after: float = defaults.PARK_AFTER
     #: What the result store keeps: "all" (status and return value), "status", or "off".
     results: str = "all"
     #: ``spool_dir -> ResultStore``; None means the embedded SQLite store of each spool dir.
@@ -72,9 +76,16 @@ def _env_flag(name: str) -> bool:
 
 def _from_environment() -> Settings:
     dirs = [d for d in os.environ.get(ENV_SPOOL_DIRS, "").split(os.pathsep) if d]
-    return Settings(
+    settings = Settings(
         spool_dirs=dirs, signing=not _env_flag(ENV_UNSIGNED), eager=_env_flag(ENV_EAGER)
     )
+    park_after = os.environ.get(ENV_PARK_AFTER, "").strip()
+    if park_after:
+        try:
+            settings.park_after = float(park_after)
+        except ValueError:
+            raise ConfigurationError(f"{ENV_PARK_AFTER}={park_after!r} is not seconds") from None
+    return settings
 
 
 def get_settings() -> Settings:

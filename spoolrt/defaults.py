@@ -16,6 +16,12 @@ RETRY_CAP = 3600.0
 #: envelope is signed, so a pickle is never loaded from a file that spoolrt did not write.
 SERIALIZER = "pickle"
 
+#: Seconds ahead beyond which a postponed task (or a retry) is parked outside the directory
+#: uWSGI scans, and moved in when it comes within this much of its time. uWSGI stats every
+#: file on every pass: 100,000 waiting files cost an idle enqueue ~100 ms. A minute keeps the
+#: scanned directory to about a minute's worth of future tasks (see ``spoolrt.parking``).
+PARK_AFTER = 60.0
+
 #: Directory scans per second asked of uWSGI by the shipped configs. ``at`` (postpone and
 #: retry delays) has this precision; enqueue still wakes an idle spooler at once.
 SPOOLER_FREQUENCY = 1

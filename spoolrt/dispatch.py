@@ -27,8 +27,9 @@ from .outcomes import (
     TaskStatus,
     to_task_result,
 )
+from .parking import place_spool_file
 from .serializers import get_serializer
-from .spooldir import FAILED, QUARANTINE, keep_aside, write_spool_file
+from .spooldir import FAILED, QUARANTINE, keep_aside
 from .spoolfile import SpoolPacket, pack
 from .tasks import SpoolerTask, task_functions, task_types
 
@@ -174,7 +175,7 @@ class Dispatcher:
             next_at = _explicit_at(result) or time.time() + policy.delay_for(envelope.attempt)
             retry = envelope.next_attempt(next_at)
             data = pack(spool_vars(retry), encode_body(retry, self.settings.signer()))
-            path = write_spool_file(
+            path = place_spool_file(
                 spool_dir,
                 data,
                 at=next_at,

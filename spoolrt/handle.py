@@ -75,7 +75,14 @@ class TaskHandle(str):
         try:
             mtime = os.stat(path).st_mtime
         except OSError:
-            return None
+            from .parking import parked_dir, promoted_path
+
+            if not path.startswith(parked_dir(self.spooler) + os.sep):
+                return None
+            try:  # a far-future task parked at enqueue, moved in since: same name
+                mtime = os.stat(promoted_path(self.spooler, path)).st_mtime
+            except OSError:
+                return None
         return TaskStatus.SCHEDULED if mtime > time.time() else TaskStatus.QUEUED
 
     @property

@@ -4,7 +4,8 @@ How it works. In the master, before it forks, spoolrt registers a handler for a 
 signal number with target ``"spooler"`` and a one-second timer for it
 (``uwsgi.register_signal(n, "spooler", handler)``, ``uwsgi.add_timer(n, 1)``). Every second the
 master writes that signal into the pipe all spooler processes of the instance share; one of
-them reads it between two directory passes and runs the handler, which calls
+them reads it between two directory passes and runs the handler, which moves parked far-future
+tasks that come due into the spool directories (``spoolrt.parking``) and calls
 ``spoolrt.schedule.tick()``. So one tick per second per instance, in a spooler process, never
 in a web worker; instances sharing a spool directory each tick, and the slot claims make each
 slot run once.
@@ -15,8 +16,8 @@ policy. With ``spooler-processes`` of 2 or more an idle spooler takes the tick i
 
 When it is installed. uWSGI runs a signal handler only in processes that share the memory it was
 registered in, and only the master or a worker may register one, so it must happen in the
-master: automatically when a schedule is registered there (the app, loaded in the master as
-uWSGI does by default, imports its tasks), or by importing this module in the master. With
+master: automatically when spoolrt is imported there (the app, loaded in the master as uWSGI
+does by default, imports its tasks), or by importing this module in the master. With
 ``lazy-apps`` the master loads no app code, so add::
 
     shared-import = spoolrt.schedule_uwsgi
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from types import ModuleType
@@ -60,10 +62,25 @@ def installed_signal() -> int | None:
 
 def _handle_tick(signum: int) -> None:
     """The signal handler: never raises (uWSGI would only log "error managing signal")."""
-    try:
-        from .schedule import tick
+    _tick_once()
 
-        tick()
+
+def _tick_once() -> None:
+    """One tick of a spooler process: move parked tasks that come due into the spool
+    directories, then spool the schedule slots that are due (when the app has schedules)."""
+    try:
+        from .parking import promote_due
+
+        module = uwsgi_module()
+        for raw in getattr(module, "spoolers", None) or ():
+            promote_due(raw.decode() if isinstance(raw, bytes) else str(raw))
+    except Exception:
+        log.exception("spoolrt: promoting parked tasks failed in pid %d", os.getpid())
+    schedule = sys.modules.get("spoolrt.schedule")
+    if schedule is None:  # never imported here: this app has no schedules
+        return
+    try:
+        schedule.tick()
     except Exception:
         log.exception("spoolrt: scheduled tick failed in pid %d", os.getpid())
 
@@ -149,9 +166,9 @@ def start_thread() -> threading.Thread | None:
         return None
     _thread_pid = os.getpid()
     log.warning(
-        "spoolrt: spooler %d ticks schedules from a thread: its uWSGI master installed no "
-        "schedule timer (lazy-apps?). Add `shared-import = spoolrt.schedule_uwsgi` to the ini "
-        "to use uWSGI's timer instead.",
+        "spoolrt: spooler %d ticks (schedules, parked tasks) from a thread: its uWSGI master "
+        "installed no timer (lazy-apps?). Add `shared-import = spoolrt.schedule_uwsgi` to the "
+        "ini to use uWSGI's timer instead.",
         os.getpid(),
     )
     thread = threading.Thread(target=_tick_forever, name="spoolrt-schedule", daemon=True)
@@ -160,15 +177,12 @@ def start_thread() -> threading.Thread | None:
 
 
 def _tick_forever() -> None:
-    from .schedule import seconds_until_wakeup, tick
-
     while True:
-        try:
-            tick()
-        except Exception:
-            log.exception("spoolrt: scheduled tick failed in pid %d", os.getpid())
+        _tick_once()
+        schedule = sys.modules.get("spoolrt.schedule")
         # Just past the next slot, so the tick finds it due; never longer than a tick.
-        time.sleep(seconds_until_wakeup(float(TICK_SECONDS)) + 0.01)
+        wait = schedule.seconds_until_wakeup(float(TICK_SECONDS)) if schedule else TICK_SECONDS
+        time.sleep(wait + 0.01)
 
 
 # ``shared-import = spoolrt.schedule_uwsgi`` runs this in the master, before it forks.

@@ -16,12 +16,14 @@ from .config import get_settings
 from .errors import ConfigurationError, InvalidTaskOption, UnknownSpooler
 from .handle import TaskHandle
 from .inspection import TaskInfo, describe_file, peek_header
-from .message import Envelope, encode_body, new_task_id
+from .message import Envelope, encode_body, new_task_id, spool_vars
 from .options import Postpone, check_delay, check_priority, check_retries, resolve_at
+from .parking import iter_parked, place_spool_file, should_park
 from .results.base import ResultStore
 from .results.tracking import store_for
 from .serializers import SERIALIZERS, get_serializer
 from .spooldir import iter_pending
+from .spoolfile import pack
 from .tasks import SpoolerTask, TaskFunction
 
 if TYPE_CHECKING:
@@ -209,8 +211,9 @@ class Spooler:
         return [path for spooler in cls.get_spoolers() for path in spooler.pending()]
 
     def pending(self) -> list[str]:
-        """Pending spool files of this spooler, in the order uWSGI would run them."""
-        return list(iter_pending(self.dir))
+        """Pending spool files of this spooler, in the order uWSGI would run them, then the
+        parked far-future ones (soonest first)."""
+        return [*iter_pending(self.dir), *iter_parked(self.dir)]
 
     @classmethod
     def get_result(cls, task_id: str, spooler: Spooler | str | None = None) -> TaskHandle | None:
@@ -310,7 +313,17 @@ class Spooler:
             options=options or {},
         )
         body = encode_body(envelope, settings.signer())
-        path = backend.spool(spool_dir, envelope, body)
+        if backend.parks and should_park(envelope.at, now):
+            path = place_spool_file(
+                spool_dir,
+                pack(spool_vars(envelope), body),
+                at=envelope.at,
+                priority=priority,
+                durable=settings.durable_writes,
+                now=now,
+            )
+        else:
+            path = backend.spool(spool_dir, envelope, body)
         return TaskHandle(
             path, task_id=envelope.task_id, task_name=envelope.label, spooler=spool_dir
         )

@@ -40,6 +40,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from .backends.eager import EagerBackend, eager
 from .backends.local import LocalBackend
 from .config import get_settings, overridden
 from .message import Envelope, decode_packet
+from .parking import iter_parked
 from .serializers import ENV_SECRET_KEY, get_serializer
 from .spooldir import FAILED, QUARANTINE, iter_area
 from .spoolfile import unpack
@@ -133,7 +135,8 @@ def spooled_tasks(
     dirs = [os.fspath(spool_dir)] if spool_dir is not None else backends.current().spooler_dirs()
     found = []
     for folder in dirs:
-        for path, _mtime in pending_files(folder):
+        parked = ((path, 0.0) for path in iter_parked(folder))
+        for path, _mtime in chain(pending_files(folder), parked):
             try:
                 spooled = read_spooled(path)
             except FileNotFoundError:

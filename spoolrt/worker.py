@@ -43,6 +43,7 @@ import fcntl
 import importlib
 import json
 import logging
+import math
 import os
 import select
 import signal
@@ -60,6 +61,7 @@ from .config import configure, get_settings
 from .dispatch import Dispatcher
 from .errors import CorruptSpoolFile
 from .outcomes import TaskStatus
+from .parking import promote_due, promote_due_throttled
 from .spooldir import warn_if_exposed
 from .spoolfile import FILE_PREFIX, HEADER, unpack
 
@@ -266,6 +268,10 @@ class Worker:
         counts: Counter[str] = Counter()
         next_due: float | None = None
         for spool_dir in self.spool_dirs:
+            if include_postponed:
+                promote_due(spool_dir, now=math.inf)  # run_until_empty(include_postponed) in tests
+            else:
+                promote_due_throttled(spool_dir)
             for path, mtime in pending_files(spool_dir):
                 if self._stopping:
                     return counts, next_due

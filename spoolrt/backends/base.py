@@ -17,6 +17,9 @@ class Backend(ABC):
     #: Short name shown by ``spoolrt.backend()`` and in logs.
     name: str = ""
 
+    #: Whether far-future tasks are parked (``spoolrt.parking``) instead of given to ``spool``.
+    parks: bool = True
+
     @abstractmethod
     def spooler_dirs(self) -> list[str]:
         """The spool directories this process knows, as absolute real paths, default first.

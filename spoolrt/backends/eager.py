@@ -77,6 +77,8 @@ class EagerBackend(Backend):
     default a private temporary directory, removed at exit.
     """
 
+    parks = False  # it runs every task at call time, postponed or not
+
     name = "eager"
 
     def __init__(

@@ -183,6 +183,11 @@ def install_dispatcher(dispatcher: Dispatcher | None = None) -> SpoolerCallable 
     _hook_post_fork(module)
     if _is_spooler(module):  # imported in the spooler itself (lazy-apps + spooler-import)
         callable_.announce()
+    # The one-second tick that promotes parked tasks (and fires schedules): a timer in the
+    # master, or a thread in a spooler whose master never loaded spoolrt.
+    from ..schedule_uwsgi import ensure_ticking
+
+    ensure_ticking(module)
     return callable_
 
 

@@ -16,10 +16,12 @@ import sys
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from ..inspection import TaskInfo, describe_file
+from ..parking import PARKED, iter_parked
 from ..serializers import Signer
 from ..spooldir import FAILED, QUARANTINE, STATE_DIR, iter_area, iter_pending, read_record
 
@@ -135,7 +137,7 @@ def scan(
     entries: list[Entry] = []
     for spool_dir in spool_dirs:
         if wanted & WAITING:
-            for path in iter_pending(spool_dir):
+            for path in chain(iter_pending(spool_dir), iter_parked(spool_dir)):
                 entry = _waiting_entry(spool_dir, path, signer, now)
                 if entry is not None and entry.state in wanted:
                     entries.append(entry)
@@ -155,6 +157,9 @@ def entry_for_path(path: str, signer: Signer | None, now: float) -> Entry | None
     for state, area in KEPT.items():
         if folder.name == area and folder.parent.name == STATE_DIR:
             return _kept_entry(str(folder.parent.parent), str(file), state, signer)
+    parents = file.parents
+    if len(parents) > 4 and parents[2].name == PARKED and parents[3].name == STATE_DIR:
+        return _waiting_entry(str(parents[4]), str(file), signer, now)  # parked/<min>/<prio>/
     spool_dir = folder.parent if folder.name.isdigit() else folder  # a priority sub-directory
     return _waiting_entry(str(spool_dir), str(file), signer, now)
 

@@ -201,7 +201,7 @@ def test_instances_sharing_a_spool_directory_run_each_slot_once(tmp_path: Path) 
         assert "target: spooler" in logs["default"]
         assert "target: spooler" in logs["lazy+shared-import"]
         assert "target: spooler" not in logs["lazy, thread"]
-        assert "ticks schedules from a thread" in logs["lazy, thread"]
+        assert "ticks (schedules, parked tasks) from a thread" in logs["lazy, thread"]
 
         masters = {uwsgi.proc.pid: label for label, uwsgi in started.items() if uwsgi.proc}
         wins = Counter(

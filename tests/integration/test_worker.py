@@ -285,7 +285,9 @@ def test_until_empty_from_the_command_line(workdir: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"done": 3}
     assert len(runs(workdir, "processed")) == 3
-    assert len(pending(workdir / "spool")) == 1
+    # the far-future task still waits, parked outside the scanned directory
+    assert pending(workdir / "spool") == []
+    assert len(list((workdir / "spool" / ".spoolrt" / "parked").rglob("uwsgi_spoolfile_on_*"))) == 1
 
 
 def test_the_worker_fires_periodic_schedules_once_per_slot(tmp_path: Path) -> None:
