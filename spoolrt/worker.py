@@ -62,6 +62,7 @@ from .dispatch import Dispatcher
 from .errors import CorruptSpoolFile
 from .outcomes import TaskStatus
 from .parking import promote_due, promote_due_throttled
+from .progress import Progress
 from .spooldir import warn_if_exposed
 from .spoolfile import FILE_PREFIX, HEADER, unpack
 
@@ -214,6 +215,8 @@ class Worker:
         self.processes = processes
         self.frequency = float(frequency)
         self.dispatcher = dispatcher or Dispatcher()
+        #: Called with each file's status value after it ran (progress displays).
+        self.on_file: Callable[[str], None] | None = None
         self._stopping = False
         self._in_task = False
         self._presences: dict[str, Presence] = {}
@@ -283,6 +286,8 @@ class Worker:
                 status = self.run_file(spool_dir, path, due_by=None if include_postponed else now)
                 if status is not None:
                     counts[status] += 1
+                    if self.on_file is not None:
+                        self.on_file(status)
         return counts, next_due
 
     def run_once(self, *, include_postponed: bool = False) -> Counter[str]:
@@ -619,7 +624,12 @@ def worker_main(argv: Sequence[str] | None = None) -> int:
             return usage_error(f"cannot import --app {module}: {exc}")
     worker = Worker(dirs, processes=args.processes, frequency=args.frequency)
     if args.until_empty:
-        counts = worker.run_until_empty()
+        # A bar on a terminal, plain lines otherwise (stderr: stdout keeps the JSON counts).
+        # Forked processes cannot report to this one's display, so only one process shows it.
+        total = sum(1 for d in worker.spool_dirs for _ in pending_files(d))
+        with Progress(total=total, label="worker", quiet=args.processes > 1) as progress:
+            worker.on_file = lambda _status: progress.advance()
+            counts = worker.run_until_empty()
         print(json.dumps(dict(sorted(counts.items()))))
         return EXIT_OK
     log.info(

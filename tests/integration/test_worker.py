@@ -284,6 +284,8 @@ def test_until_empty_from_the_command_line(workdir: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"done": 3}
+    # piped, not a terminal: the progress display writes plain lines on stderr, no \r bar
+    assert "worker: 3/3 (100%)" in done.stderr and "\r" not in done.stderr
     assert len(runs(workdir, "processed")) == 3
     # the far-future task still waits, parked outside the scanned directory
     assert pending(workdir / "spool") == []
