@@ -103,7 +103,7 @@ class Envelope:
     @classmethod
     def from_header(cls, header: dict[str, Any], payload: bytes) -> Envelope:
         try:
-            return cls(
+            envelope = cls(
                 task_id=str(header["id"]),
                 type_id=str(header["type"]),
                 message=str(header.get("msg", "")),
@@ -123,6 +123,13 @@ class Envelope:
             # OverflowError: JSON allows 1e400 (float inf) and 400-digit ints, which int()/float()
             # refuse; it must not escape as a non-spoolrt error (the callable would loop on it).
             raise CorruptSpoolFile(f"envelope header is malformed: {exc!r}") from exc
+        # Values the retry policy refuses would make the dispatcher fail on every scan.
+        if envelope.attempt < 1 or envelope.retries < 0 or not 0 <= envelope.retry_delay < 1e12:
+            raise CorruptSpoolFile(
+                f"envelope header is out of range: attempt={envelope.attempt} "
+                f"retries={envelope.retries} delay={envelope.retry_delay}"
+            )
+        return envelope
 
 
 def encode_body(envelope: Envelope, signer: Signer | None) -> bytes:

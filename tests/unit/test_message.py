@@ -91,3 +91,13 @@ def test_next_attempt_keeps_identity() -> None:
 
 def test_task_ids_are_unique() -> None:
     assert len({new_task_id() for _ in range(10_000)}) == 10_000
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"attempt": 0}, {"retries": -1}, {"retry_delay": -1.0}, {"retry_delay": 1e300}]
+)
+def test_out_of_range_retry_fields_are_corrupt_not_a_crash(overrides: dict[str, object]) -> None:
+    # even signed: the retry policy would refuse them and the dispatcher fail on every scan
+    body = encode_body(envelope(**overrides), Signer([KEY]))
+    with pytest.raises(CorruptSpoolFile, match="out of range"):
+        decode_body(body, Signer([KEY]))
