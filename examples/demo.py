@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = STATE / "spool" / ".spoolrt" / "failed"
         _wait(lambda: _settled(base, failed), 30, "tasks to settle")
         _report(log_file, failed)
+        _statuses(handles, str(STATE / "spool"), env["SPOOLRT_KEY_FILE"])
         if args.serve:
             print(f"\nserving on {base} (try {base}/welcome); Ctrl-C stops uWSGI")
             proc.wait()
@@ -98,6 +99,22 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 def _settled(base: str, failed: Path) -> bool:
     pending = json.loads(_get(base + "/pending") or '{"pending": [0]}')["pending"]
     return not pending and failed.is_dir() and any(failed.glob("*.json"))
+
+
+def _statuses(handles: dict[str, str], spool_dir: str, key_file: str) -> None:
+    """What any process can learn from a task id alone: status and result, from the store."""
+    os.environ["SPOOLRT_KEY_FILE"] = key_file  # the key the app signed its results with
+    from spoolrt import TaskFailed, TaskHandle
+
+    print("\nfinal status, read back by task id (spoolrt's result store):")
+    for task_id, name in handles.items():
+        handle = TaskHandle("", task_id=task_id, task_name=name, spooler=spool_dir)
+        try:
+            outcome = repr(handle.result(timeout=10))
+        except TaskFailed as exc:
+            outcome = f"error: {exc.error}"
+        status = handle.status.value if handle.status else "unknown"
+        print(f"  {name:<22} {status:<8} attempts={handle.attempts}  {outcome}")
 
 
 def _report(log_file: Path, failed: Path) -> None:
