@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Protocol, runtime_checkable
 
@@ -223,20 +223,7 @@ class PeriodicDecorator:
         ``module:qualname``) names the task and the schedule. The rest are ``task`` options.
         """
         schedule = periodic(seconds, start_now=start_now)
-
-        def decorate(func: Any) -> TaskFunction[Any, Any]:
-            return schedule_function(
-                func,
-                schedule,
-                spooler=self.spooler,
-                name=name,
-                missed=missed,
-                priority=priority,
-                retries=retries,
-                retry_delay=retry_delay,
-            )
-
-        return decorate
+        return _decorator(schedule, self.spooler, name, missed, priority, retries, retry_delay)
 
 
 class CronDecorator:
@@ -271,20 +258,33 @@ class CronDecorator:
         schedule = cron(
             expression, minutes=minutes, hours=hours, dom=dom, months=months, dow=dow, tz=tz
         )
+        return _decorator(schedule, self.spooler, name, missed, priority, retries, retry_delay)
 
-        def decorate(func: Any) -> TaskFunction[Any, Any]:
-            return schedule_function(
-                func,
-                schedule,
-                spooler=self.spooler,
-                name=name,
-                missed=missed,
-                priority=priority,
-                retries=retries,
-                retry_delay=retry_delay,
-            )
 
-        return decorate
+def _decorator(
+    schedule: Schedule,
+    spooler: Spooler | None,
+    name: str | None,
+    missed: Missed,
+    priority: int | None,
+    retries: int | None,
+    retry_delay: float | None,
+) -> Callable[[Any], TaskFunction[Any, Any]]:
+    """The decorator both ``periodic`` and ``cron`` return once their schedule is checked."""
+
+    def decorate(func: Any) -> TaskFunction[Any, Any]:
+        return schedule_function(
+            func,
+            schedule,
+            spooler=spooler,
+            name=name,
+            missed=missed,
+            priority=priority,
+            retries=retries,
+            retry_delay=retry_delay,
+        )
+
+    return decorate
 
 
 # --- spooling one slot ----------------------------------------------------------------------
