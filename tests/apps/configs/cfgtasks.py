@@ -2,7 +2,7 @@
 
 import time
 
-from cfgrecorder import record
+from recorder import record
 
 from spoolrt import Spooler, current_task
 
