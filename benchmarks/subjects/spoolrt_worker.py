@@ -32,6 +32,7 @@ from benchmarks.stdio_producer import REPO_ROOT, StdioProducer
 from benchmarks.subject import Adapter, Producer, Subject
 from benchmarks.uwsgi_host import UwsgiSubject
 from spoolrt import Spooler
+from spoolrt.parking import iter_parked
 from spoolrt.spoolfile import FILE_PREFIX
 
 #: Both sides must verify what the other signed; a fixed key keeps the run off ~/.config.
@@ -97,11 +98,21 @@ class SpoolrtAdapter(Adapter):
         busy(seconds)
 
     def stored(self) -> int:
-        count = 0
-        for _root, dirs, files in os.walk(self.settings.queue_dir):
-            dirs[:] = [d for d in dirs if d.isdigit()]  # priority dirs, not .spoolrt/
-            count += sum(1 for name in files if name.startswith(FILE_PREFIX))
-        return count
+        """Ready files (priority sub-directories included) plus the far-future ones parked
+        under ``.spoolrt/parked/``: both are tasks not yet run."""
+        queue_dir = str(self.settings.queue_dir)
+        return _count_spool_files(queue_dir) + sum(1 for _ in iter_parked(queue_dir))
+
+
+def _count_spool_files(directory: str) -> int:
+    count = 0
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.isdigit() and entry.is_dir():  # priority dirs, not .spoolrt/
+                count += _count_spool_files(entry.path)
+            elif entry.name.startswith(FILE_PREFIX):
+                count += 1
+    return count
 
 
 class _SpoolrtEnv:
@@ -120,6 +131,14 @@ class SpoolrtInUwsgi(_SpoolrtEnv, UwsgiSubject):
 
     def extra_env(self) -> dict[str, str]:
         return self.spoolrt_env()
+
+
+class SpoolrtInUwsgiNoResults(SpoolrtInUwsgi):
+    name = "spoolrt-uwsgi-noresults"
+    title = "spoolrt in uWSGI, results off"
+    order = 20
+    results = "off"
+    note = "as spoolrt in uWSGI with configure(results='off'): the status store's cost shows."
 
 
 class SpoolrtWorker(_SpoolrtEnv, Subject):
