@@ -14,6 +14,7 @@ SPOOLRT_IMPORT = "from spoolrt import Spooler, SpoolerTask"
 def test_uwsgiconf_module_runs_after_changing_only_its_import(tmp_path: Path) -> None:
     app_dir = tmp_path / "app"
     shutil.copytree(APPS / "compat", app_dir)
+    shutil.copy(APPS / "core" / "recorder.py", app_dir)
     original = (APPS / "compat" / "ucfg_tasks.py").read_text().splitlines()
     ported = [SPOOLRT_IMPORT if line == UWSGICONF_IMPORT else line for line in original]
     assert sum(a != b for a, b in zip(original, ported, strict=True)) == 1

@@ -21,7 +21,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "uwsgi_configs"
 APPS = REPO / "tests" / "apps"
-SHARED_APP_DIR = APPS / "shared"
 
 
 def uwsgi_binary() -> str:
@@ -82,8 +81,6 @@ class UwsgiInstance:
             "SPOOLRT_APP": app,
             "SPOOLRT_TASKS": tasks,
             "SPOOLRT_PYTHONPATH": str(app_dir),
-            # helpers every test app imports (recorder.py)
-            "PYTHONPATH": os.pathsep.join([str(SHARED_APP_DIR), os.environ.get("PYTHONPATH", "")]),
             "SPOOLRT_SPOOL_DIR": str(self.spool_dir),
             "SPOOLRT_TEST_OUT": str(self.out_dir),
             "SPOOLRT_SECRET_KEY": "integration-test-key-0123456789",

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from spoolrt.announce import list_announcements
-from tests.support.uwsgi import APPS, SHARED_APP_DIR, UwsgiInstance, free_port, wait_for
+from tests.support.uwsgi import APPS, UwsgiInstance, free_port, wait_for
 
 SERVE_APP = Path(__file__).with_name("serve_app.py")
 SECRET_KEY = "integration-test-key-0123456789"
@@ -63,9 +63,7 @@ class WorkerProcess:
         )
         self.env = {
             **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                [str(app_dir), str(SHARED_APP_DIR), os.environ.get("PYTHONPATH", "")]
-            ),
+            "PYTHONPATH": os.pathsep.join([str(app_dir), os.environ.get("PYTHONPATH", "")]),
             "SPOOLRT_TEST_OUT": str(out_dir),
             "SPOOLRT_SECRET_KEY": SECRET_KEY,
             **(env or {}),
@@ -150,9 +148,7 @@ class WorkerRuntime:
         self.app_dir = app_dir
         self.env = {
             **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                [str(app_dir), str(SHARED_APP_DIR), os.environ.get("PYTHONPATH", "")]
-            ),
+            "PYTHONPATH": os.pathsep.join([str(app_dir), os.environ.get("PYTHONPATH", "")]),
             "SPOOLRT_SPOOL_DIRS": str(self.spool_dir),
             "SPOOLRT_TEST_OUT": str(self.out_dir),
             "SPOOLRT_SECRET_KEY": SECRET_KEY,

@@ -2,7 +2,7 @@
 
 import time
 
-from recorder import record
+from cfgrecorder import record
 
 from spoolrt import Spooler, current_task
 

@@ -1,7 +1,7 @@
 """Tasks routed to named spoolers (uwsgi_configs/named_spoolers.ini)."""
 
+from cfgrecorder import record
 from cfgtasks import hello  # noqa: F401  - the default (first) spooler's task
-from recorder import record
 
 from spoolrt import Spooler
 
