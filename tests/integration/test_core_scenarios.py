@@ -48,7 +48,7 @@ def test_explicit_reschedule_counts_as_an_attempt_and_ends_failed(runtime: Uwsgi
     # default retries = 3: four runs in all, then the failed area (delays 1, 2, 4 s at most)
     runtime.wait_runs("explicit", 4, timeout=30, kind="rescheduled")
     wait_for(lambda: runtime.area("failed"), timeout=10, what="failed copy")
-    assert runtime.pending() == []
+    wait_for(lambda: runtime.pending() == [], what="the original file to go")
 
 
 def test_exception_is_retried_with_growing_delay_then_kept_failed(runtime: UwsgiInstance) -> None:
@@ -64,7 +64,8 @@ def test_exception_is_retried_with_growing_delay_then_kept_failed(runtime: Uwsgi
     assert record["reason"] == "retries-exhausted"
     assert record["attempts"] == 3
     assert "RuntimeError: boom f1" in record["traceback"]
-    assert runtime.pending() == []
+    # the copy is kept before the spooler removes the original: give it that moment
+    wait_for(lambda: runtime.pending() == [], what="the original file to go")
     assert len(runtime.runs("always_fails")) == 3
 
 
@@ -143,7 +144,7 @@ def test_raw_message_without_handler_is_quarantined(runtime: UwsgiInstance) -> N
     kept = wait_for(lambda: runtime.area("quarantine"), what="quarantined copy")
     record = json.loads((kept[0].parent / (kept[0].name + ".json")).read_text())
     assert record["reason"] == "unknown-type"
-    assert runtime.pending() == []
+    wait_for(lambda: runtime.pending() == [], what="the original file to go")
 
 
 def test_foreign_spool_file_is_moved_aside_not_looped(runtime: UwsgiInstance) -> None:
@@ -193,7 +194,7 @@ def test_a_task_that_kills_its_process_every_time_ends_failed(runtime: UwsgiInst
     record = json.loads((failed[0].parent / (failed[0].name + ".json")).read_text())
     assert "TaskInterrupted" in record["error"] and "died" in record["error"]
     assert [r["attempt"] for r in runs] == [1, 2]
-    assert runtime.pending() == []
+    wait_for(lambda: runtime.pending() == [], what="the original file to go")
     assert len(runtime.runs("kills_its_process")) == 2
 
 

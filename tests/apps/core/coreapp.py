@@ -60,17 +60,18 @@ def status(req):
     handle = Spooler.get_result(req["id"])
     if handle is None:
         return {"known": False}
+    status = handle.status  # read once: the task may finish between two reads
     out = {
         "known": True,
-        "status": handle.status.value if handle.status else None,
-        "ready": handle.ready,
+        "status": status.value if status else None,
+        "ready": status is not None and status.is_final,
         "attempts": handle.attempts,
         "error": handle.error,
         "traceback": handle.traceback,
         "started_at": handle.started_at,
         "finished_at": handle.finished_at,
     }
-    if handle.ready:
+    if out["ready"]:
         try:
             out["result"] = handle.result(timeout=0)
         except Exception as exc:
