@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import IO
 
-__all__ = ["Progress", "is_interactive"]
+__all__ = ["Progress", "format_duration", "is_interactive"]
 
 
 def is_interactive(stream: IO[str]) -> bool:
@@ -128,7 +128,7 @@ class Progress:
 
     def render_bar(self, width: int) -> str:
         """The terminal line: ``label [#####.....] done/total pct elapsed``, at most ``width``."""
-        elapsed = _duration(self._clock() - self._started)
+        elapsed = format_duration(self._clock() - self._started)
         head = f"{self.label} " if self.label else ""
         if self.total:
             fraction = min(1.0, self.done / self.total)
@@ -142,7 +142,7 @@ class Progress:
     def render_plain(self) -> str:
         """One log line: ``label: done/total (pct) in elapsed``."""
         head = f"{self.label}: " if self.label else ""
-        elapsed = _duration(self._clock() - self._started)
+        elapsed = format_duration(self._clock() - self._started)
         if self.total:
             return f"{head}{self.done}/{self.total} ({self.done / self.total:.0%}) in {elapsed}"
         return f"{head}{self.done} done in {elapsed}"
@@ -183,12 +183,16 @@ def _same_terminal(a: IO[str], b: IO[str]) -> bool:
         return False
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """``45s``, ``3m05s``, ``2h10m``, ``3d04h``: two units at most, for a table cell or a bar."""
     seconds = max(0, int(seconds))
     if seconds < 60:
         return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
+    minutes, secs = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
+        return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from ..config import ENV_SPOOL_DIRS, get_settings
 from ..errors import ConfigurationError
+from ..progress import format_duration
 from ..serializers import ENV_SECRET_KEY, Signer, default_key_file
 
 #: Everything went as asked.
@@ -194,21 +195,6 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])] + [row[-1]]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
-
-
-def format_duration(seconds: float) -> str:
-    """``45s``, ``3m05s``, ``2h10m``, ``3d04h``: two units at most, for a table cell."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
 
 
 def format_when(timestamp: float | None, now: float) -> str:
