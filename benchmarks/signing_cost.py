@@ -37,8 +37,8 @@ from typing import Any
 
 import spoolrt
 from spoolrt import Spooler, backends
-from spoolrt.message import Envelope, decode_body, encode_body
-from spoolrt.serializers import PickleSerializer, Signer
+from spoolrt.core.codec.envelope import Envelope, decode_body, encode_body
+from spoolrt.core.codec.serializers import PickleSerializer, Signer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KEY = "signing-cost-benchmark-key-0123456789"
@@ -102,7 +102,7 @@ def _encode_row(label: str, size: int, reps: int, calls: int, signer: Signer) ->
 
 def bench_local(reps: int, calls: int, base: str) -> dict[str, float] | None:
     try:
-        from spoolrt.backends.local import LocalBackend
+        from spoolrt.sending.backends.local import LocalBackend
     except ImportError:
         return None
     spool = tempfile.mkdtemp(prefix="spoolrt-sign-local-", dir=base)

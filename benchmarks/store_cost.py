@@ -26,8 +26,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from spoolrt.message import new_task_id
-from spoolrt.outcomes import TaskStatus
+from spoolrt.core.codec.envelope import new_task_id
+from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results import MemoryResultStore, ResultStore, SQLiteResultStore, TaskRecord
 
 RAW_DRAIN_US = 27.0

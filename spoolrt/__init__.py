@@ -1,18 +1,44 @@
 """spoolrt: the uWSGI spooler as a background-task runtime.
 
-Inside uWSGI, importing spoolrt installs its dispatcher as the spooler callable (chaining to a
-callable that was already there); outside uWSGI importing it does nothing at all.
+What importing spoolrt does. Outside uWSGI: nothing at all (no file, thread, signal or socket;
+the signing key is read on first use). Inside a uWSGI process, and only there, it installs the
+spooler side (``spoolrt.runtime.uwsgi_spooler.install_dispatcher``):
+
+- spoolrt's dispatcher becomes the spooler callable (``uwsgi.spooler``), chaining to a callable
+  that was already there for the files spoolrt did not write;
+- a post-fork hook (``uwsgi.post_fork_hook``, chaining too) makes each spooler process announce
+  itself under ``<spool dir>/.spoolrt/run/`` so writers outside uWSGI can wake it;
+- in the master, a uWSGI signal handler and a one-second timer for it (target ``spooler``), so
+  that once a second one spooler process promotes parked far-future tasks and fires due
+  schedule slots; in a spooler whose master never imported spoolrt (``lazy-apps``), a thread.
+
+The package is layered, each layer importing only those below it (``lint-imports`` checks it):
+``core`` (pure values and rules) -> ``spooldir`` (files on disk) -> ``results`` (the store) ->
+``sending`` (enqueue, backends, handles) -> ``api`` (tasks, ``Spooler``, schedules) ->
+``runtime`` (dispatcher, worker, the uWSGI spooler side) -> ``cli``, ``contrib``, ``testing``.
 """
 
 from __future__ import annotations
 
-from ._version import __version__
-from .backends import current as backend
-from .backends.eager import EagerTaskFailed, eager
-from .config import configure, get_settings
-from .errors import (
+import sys
+
+from spoolrt._version import __version__
+from spoolrt.api.schedules import (
+    MissedSlotPolicy,
+    MissedSlots,
+    ScheduledTask,
+    find_scheduled,
+    run_scheduled,
+    web_task,
+    web_tasks,
+)
+from spoolrt.api.spooler import Spooler
+from spoolrt.api.tasks import FunctionCallTask, SpoolerTask, TaskFunction, current_task
+from spoolrt.core.config import configure, get_settings
+from spoolrt.core.errors import (
     BackendUnavailable,
     BadSignature,
+    CommandError,
     ConfigurationError,
     CorruptSpoolFile,
     DuplicateTaskName,
@@ -20,6 +46,8 @@ from .errors import (
     ForeignSpoolFile,
     InvalidTaskOption,
     PayloadTooLarge,
+    RegistryError,
+    ResultStoreError,
     ResultTimeout,
     Retry,
     SerializationError,
@@ -30,10 +58,10 @@ from .errors import (
     UnknownSpooler,
     UnknownTask,
     UnknownTaskType,
+    WebTaskFailed,
 )
-from .handle import TaskHandle
-from .inspection import TaskInfo
-from .outcomes import (
+from spoolrt.core.options import TaskOptions
+from spoolrt.core.outcomes import (
     Outcome,
     ResultProcessed,
     ResultRescheduled,
@@ -42,12 +70,11 @@ from .outcomes import (
     TaskResult,
     TaskStatus,
 )
-from .schedule import find_scheduled, run_scheduled
-from .scheduled import ScheduledTask
-from .scheduling import MissedSlotPolicy, MissedSlots
-from .spooler import Spooler
-from .tasks import FunctionCallTask, SpoolerTask, TaskFunction, current_task
-from .webtask import web_task, web_tasks
+from spoolrt.runtime.eager import EagerTaskFailed, eager
+from spoolrt.runtime.uwsgi_spooler import install_dispatcher
+from spoolrt.sending.backends import current as backend
+from spoolrt.sending.handle import TaskHandle
+from spoolrt.spooldir.inspect import TaskInfo
 
 __all__ = [
     # Spooling
@@ -57,6 +84,7 @@ __all__ = [
     "TaskFunction",
     "TaskHandle",
     "TaskInfo",
+    "TaskOptions",
     "current_task",
     "configure",
     "get_settings",
@@ -95,7 +123,11 @@ __all__ = [
     "CorruptSpoolFile",
     "ForeignSpoolFile",
     "BadSignature",
+    "RegistryError",
     "DuplicateTaskName",
+    "ResultStoreError",
+    "WebTaskFailed",
+    "CommandError",
     "TaskFailed",
     "ResultTimeout",
     "UnknownTask",
@@ -104,13 +136,5 @@ __all__ = [
 ]
 
 
-def _install_in_uwsgi() -> None:
-    import sys
-
-    if "uwsgi" in sys.modules:
-        from .backends.uwsgi import install_dispatcher
-
-        install_dispatcher()
-
-
-_install_in_uwsgi()
+if "uwsgi" in sys.modules:  # a uWSGI process (see the module docstring)
+    install_dispatcher()

@@ -1,6 +1,6 @@
 """``python -m spoolrt``: the ``spoolrt`` command."""
 
-from .cli import console_main
+from spoolrt.cli import console_main
 
 if __name__ == "__main__":
     console_main()

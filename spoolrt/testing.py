@@ -20,7 +20,7 @@ Fixtures:
     (through the real local backend: real files, signed, in uWSGI's format), and a ``Worker`` to
     run them in the test process with ``run_until_empty()``.
 ``spoolrt_eager``
-    Eager mode for one test (see ``spoolrt.backends.eager``): tasks run at call time, still
+    Eager mode for one test (see ``spoolrt.runtime.eager``): tasks run at call time, still
     serialised, signed and dispatched; a task that fails raises ``EagerTaskFailed``.
 
 Both keep the rest of the test suite's configuration (secret key, serializer) and put it back
@@ -44,17 +44,19 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from . import backends
-from .backends.eager import EagerBackend, eager
-from .backends.local import LocalBackend
-from .config import get_settings, overridden
-from .message import Envelope, decode_packet
-from .parking import iter_parked
-from .serializers import ENV_SECRET_KEY, get_serializer
-from .spooldir import FAILED, QUARANTINE, iter_area
-from .spoolfile import unpack
-from .tasks import FunctionCallTask, SpoolerTask, TaskFunction
-from .worker import Worker, pending_files
+from spoolrt.api.tasks import FunctionCallTask, SpoolerTask, TaskFunction
+from spoolrt.core.codec.envelope import Envelope, decode_packet
+from spoolrt.core.codec.packet import unpack
+from spoolrt.core.codec.serializers import ENV_SECRET_KEY, get_serializer
+from spoolrt.core.config import get_settings, overridden
+from spoolrt.results.tracking import forget_stores
+from spoolrt.runtime.eager import EagerBackend, eager
+from spoolrt.runtime.worker import Worker
+from spoolrt.sending import backends
+from spoolrt.sending.backends.local import LocalBackend
+from spoolrt.spooldir.layout import FAILED, QUARANTINE
+from spoolrt.spooldir.listing import iter_area, pending_files
+from spoolrt.spooldir.parking import iter_parked
 
 __all__ = [
     "LocalSpool",
@@ -212,14 +214,6 @@ def _test_key() -> dict[str, Any]:
     return {"secret_key": secrets.token_hex(16)}
 
 
-def _forget_result_stores() -> None:
-    try:
-        from .results.tracking import forget_stores
-    except ImportError:  # pragma: no cover - results not installed in this build
-        return
-    forget_stores()
-
-
 @contextmanager
 def local_spool(spool_dir: str | os.PathLike[str]) -> Iterator[LocalSpool]:
     """Send every task called in the block to ``spool_dir`` through the local backend."""
@@ -231,7 +225,7 @@ def local_spool(spool_dir: str | os.PathLike[str]) -> Iterator[LocalSpool]:
             yield spool
         finally:
             backends.force(previous)
-            _forget_result_stores()
+            forget_stores()
 
 
 try:
@@ -248,8 +242,8 @@ else:
 
     @pytest.fixture
     def spoolrt_eager(tmp_path: Path) -> Iterator[EagerBackend]:
-        """Tasks called in the test run inline (see ``spoolrt.backends.eager``)."""
+        """Tasks called in the test run inline (see ``spoolrt.runtime.eager``)."""
         with overridden(eager=False, **_test_key()):
             with eager(work_dir=str(tmp_path / "eager")) as backend:
                 yield backend
-            _forget_result_stores()
+            forget_stores()

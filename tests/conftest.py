@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import spoolrt.config
+import spoolrt.core.config
 
 
 @pytest.fixture(autouse=True)
@@ -14,6 +14,6 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Te
     monkeypatch.setenv("SPOOLRT_KEY_FILE", str(key_dir / "secret_key"))
     monkeypatch.delenv("SPOOLRT_SECRET_KEY", raising=False)
     monkeypatch.delenv("SPOOLRT_SPOOL_DIRS", raising=False)
-    spoolrt.config.reset()
+    spoolrt.core.config.reset()
     yield
-    spoolrt.config.reset()
+    spoolrt.core.config.reset()

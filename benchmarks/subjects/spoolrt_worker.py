@@ -7,7 +7,7 @@ users get it). What differs is only who writes and who runs the files:
 - ``spoolrt-uwsgi``: the application calls tasks inside a uWSGI worker (``uwsgi.spool``) and the
   uWSGI C spooler runs them;
 - ``spoolrt-worker``: the application is a plain Python process (local backend: atomic write,
-  then ``SIGUSR1`` to announced idle workers) and ``python -m spoolrt.worker`` runs them;
+  then ``SIGUSR1`` to announced idle workers) and ``python -m spoolrt.runtime.worker`` runs them;
 - ``spoolrt-local-uwsgi``: the local writer's files, drained by the uWSGI C spooler.
 
 Enqueue: ``spoolrt-worker ÷ spoolrt-uwsgi`` is the local writer against ``uwsgi.spool``.
@@ -32,8 +32,8 @@ from benchmarks.stdio_producer import REPO_ROOT, StdioProducer
 from benchmarks.subject import Adapter, Producer, Subject
 from benchmarks.uwsgi_host import UwsgiSubject
 from spoolrt import Spooler
-from spoolrt.parking import iter_parked
-from spoolrt.spoolfile import FILE_PREFIX
+from spoolrt.core.codec.packet import FILE_PREFIX
+from spoolrt.spooldir.parking import iter_parked
 
 #: Both sides must verify what the other signed; a fixed key keeps the run off ~/.config.
 BENCH_KEY = "spoolrt-benchmark-key-0123456789"
@@ -148,7 +148,7 @@ class SpoolrtWorker(_SpoolrtEnv, Subject):
     adapter = "benchmarks.subjects.spoolrt_worker:SpoolrtAdapter"
     note = (
         "tasks called in a plain Python process (local backend), run by "
-        "`python -m spoolrt.worker --frequency 1`; result store on."
+        "`python -m spoolrt.runtime.worker --frequency 1`; result store on."
     )
 
     def extra_env(self) -> dict[str, str]:
@@ -190,7 +190,7 @@ class SpoolrtWorker(_SpoolrtEnv, Subject):
 
 def _wait_announced(queue_dir: object, processes: int, timeout: float = 30.0) -> None:
     """Latency probes must not start before the spoolers can be woken."""
-    from spoolrt.announce import list_announcements
+    from spoolrt.spooldir.presence import list_announcements
 
     deadline = time.monotonic() + timeout
     while sum(a.is_alive() for a in list_announcements(str(queue_dir))) < processes:

@@ -6,7 +6,7 @@ Run from this directory: python -m pytest test_app.py
 import pytest
 from app import app
 
-import spoolrt.config
+import spoolrt.core.config
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def client():
     try:
         yield app.test_client()
     finally:
-        spoolrt.config.configure(eager=False)
+        spoolrt.core.config.configure(eager=False)
         app.config.pop("SPOOLRT_EAGER")
 
 

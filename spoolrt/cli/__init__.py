@@ -31,9 +31,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
-from . import listing, maintenance, running, serve
-from ._common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, warn
+from spoolrt._version import __version__
+from spoolrt.cli import listing, maintenance, running, serve, worker
+from spoolrt.cli._common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, warn
 
 __all__ = [
     "EXIT_FAILURE",
@@ -43,6 +43,7 @@ __all__ = [
     "build_parser",
     "console_main",
     "main",
+    "worker_main",
 ]
 
 EPILOG = """\
@@ -78,11 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.register(subparsers)
     running.register(subparsers)
     maintenance.register(subparsers)
-    subparsers.add_parser(
-        "worker",
-        help="run spool files without uWSGI (the pure-Python worker; see `worker --help`)",
-        add_help=False,
-    )
+    worker.register(subparsers)
     return parser
 
 
@@ -90,8 +87,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``spoolrt`` command line; returns the exit code instead of exiting."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        if arguments[:1] == ["worker"]:
-            return run_worker(arguments[1:])
         parser = build_parser()
         try:
             args = parser.parse_args(arguments)
@@ -110,22 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def run_worker(argv: list[str]) -> int:
-    """``spoolrt worker ...``: hand the rest of the line to ``spoolrt.worker.worker_main``.
-
-    Imported only when used, so the other commands work without it.
-    """
-    try:
-        from ..worker import worker_main  # type: ignore[import-not-found, unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__.rpartition('.')[0]}.worker":
-            raise
-        warn(
-            "the pure-Python worker (spoolrt.worker) is not part of this spoolrt version yet; "
-            "run tasks under uWSGI (`spoolrt serve`), or one at a time with `spoolrt run`"
-        )
-        return EXIT_FAILURE
-    return int(worker_main(argv))
+def worker_main(argv: Sequence[str] | None = None) -> int:
+    """``python -m spoolrt.worker ARGS``: the same as ``spoolrt worker ARGS``."""
+    return main(["worker", *(sys.argv[1:] if argv is None else argv)])
 
 
 def console_main() -> None:

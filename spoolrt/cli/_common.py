@@ -13,10 +13,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..config import ENV_SPOOL_DIRS, get_settings
-from ..errors import ConfigurationError
-from ..progress import format_duration
-from ..serializers import ENV_SECRET_KEY, Signer, default_key_file
+from spoolrt.cli.progress import format_duration
+from spoolrt.core.codec.serializers import ENV_SECRET_KEY, Signer, default_key_file
+from spoolrt.core.config import ENV_SPOOL_DIRS, get_settings
+from spoolrt.core.errors import CommandError as CliError
+from spoolrt.core.errors import CommandUsageError as UsageError
+from spoolrt.core.errors import ConfigurationError
 
 #: Everything went as asked.
 EXIT_OK = 0
@@ -32,19 +34,6 @@ ENV_PYTHONPATH = "SPOOLRT_PYTHONPATH"
 #: Where ``spoolrt serve`` keeps its state (generated ini, default spool dir), relative to cwd.
 STATE_DIR = ".spoolrt-state"
 GENERATED_INI = "uwsgi.ini"
-
-
-class CliError(Exception):
-    """Stops a command with a message for the user and an exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class UsageError(CliError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, EXIT_USAGE)
 
 
 # --- finding the app and the spool directories -------------------------------------------------

@@ -34,8 +34,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from . import results
-from ._common import (
+from spoolrt.cli import results
+from spoolrt.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
     add_discovery_options,
@@ -50,7 +50,7 @@ from ._common import (
     warn,
     write_json,
 )
-from .scan import Entry, State, entry_for_path, find, scan
+from spoolrt.cli.scan import Entry, State, entry_for_path, find, scan
 
 
 def register(subparsers: Any) -> None:

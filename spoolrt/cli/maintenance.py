@@ -29,14 +29,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..errors import SpoolFileError
-from ..message import decode_packet, encode_body, spool_vars
-from ..progress import Progress
-from ..serializers import Signer
-from ..spooldir import remove_kept, write_spool_file
-from ..spoolfile import pack, unpack
-from . import results
-from ._common import (
+from spoolrt.cli import results
+from spoolrt.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
     UsageError,
@@ -51,7 +45,13 @@ from ._common import (
     warn,
     write_json,
 )
-from .scan import KEPT, WAITING, Entry, State, entry_for_path, find, scan
+from spoolrt.cli.progress import Progress
+from spoolrt.cli.scan import KEPT, WAITING, Entry, State, entry_for_path, find, scan
+from spoolrt.core.codec.envelope import decode_packet, encode_body, spool_vars
+from spoolrt.core.codec.packet import pack, unpack
+from spoolrt.core.codec.serializers import Signer
+from spoolrt.core.errors import SpoolFileError
+from spoolrt.spooldir.layout import remove_kept, write_spool_file
 
 
 def register(subparsers: Any) -> None:

@@ -12,17 +12,18 @@ import os
 import reprlib
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from ..errors import SpoolFileError
-from ._common import format_time, read_signer, warn
+from spoolrt.cli._common import format_time, read_signer, warn
+from spoolrt.core import defaults
+from spoolrt.core.errors import ResultStoreError, SpoolFileError
+from spoolrt.core.outcomes import TaskStatus
+from spoolrt.results import ResultStore, SQLiteResultStore, TaskRecord
+from spoolrt.results.tracking import decode_result
 
 _preview = reprlib.Repr()
 _preview.maxstring = 200
 _preview.maxother = 200
-
-if TYPE_CHECKING:
-    from ..results import ResultStore, TaskRecord
 
 T = TypeVar("T")
 
@@ -30,13 +31,9 @@ T = TypeVar("T")
 def _with_store(spool_dir: str, work: Callable[[ResultStore], T], default: T) -> T:
     """``work(store)`` on the SQLite store of ``spool_dir`` if its file exists, else ``default``
     (also when the store fails: the files are the truth, the store only adds to them)."""
-    from ..results.defaults import RESULTS_DIRNAME, RESULTS_FILENAME
-
-    path = os.path.join(spool_dir, RESULTS_DIRNAME, RESULTS_FILENAME)
+    path = os.path.join(spool_dir, defaults.STATE_DIR, defaults.RESULTS_FILENAME)
     if not os.path.exists(path):
         return default
-    from ..results import ResultStoreError, SQLiteResultStore
-
     store = SQLiteResultStore(path, purge_interval=None)
     try:
         return work(store)
@@ -87,8 +84,6 @@ def forget(spool_dir: str, task_id: str) -> None:
 def requeued(spool_dir: str, task_id: str, name: str, max_attempts: int) -> None:
     """A kept task was re-queued under its own id: its final record must go (a final record
     never changes) and a queued one take its place, so handles see the new run."""
-    from ..outcomes import TaskStatus
-    from ..results import TaskRecord
 
     def work(store: ResultStore) -> bool:
         store.delete(task_id)
@@ -121,10 +116,6 @@ def result_value(record: TaskRecord) -> Any:
     signer, warning = read_signer()
     if warning and signer is not None:
         return f"<{described}, not verified: no signing key>"
-    try:
-        from ..results.tracking import decode_result
-    except ImportError:  # a store written by a newer spoolrt than this CLI's
-        return f"<{described}>"
     try:
         value = decode_result(record.result, serializer)
     except SpoolFileError as exc:

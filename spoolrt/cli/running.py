@@ -7,7 +7,7 @@ foreground, with its exception and traceback on the terminal; no spool file is i
 
 Names, tried in this order: the ``module:qualname`` of a function task (or its ``name=``); the
 ``type_id`` of a ``SpoolerTask`` subclass; the name of a scheduled task (periodic, cron or
-``ScheduledTask``, when ``spoolrt.schedule`` is there); what ``RUNNABLE_FINDERS`` find; then a
+``ScheduledTask``); what ``RUNNABLE_FINDERS`` find; then a
 function's or a schedule's last name part alone (``send_welcome``) when only one has it.
 
 JSON shapes: ``run --json`` prints ``{"task", "id", "outcome": "processed|skipped|failed|
@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib
-import importlib.util
 import json
 import time
 import traceback
@@ -28,12 +26,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import BackendUnavailable, ConfigurationError, EnqueueError, Retry, Skip
-from ..handle import TaskHandle
-from ..message import Envelope, new_task_id
-from ..outcomes import Outcome, to_task_result
-from ..tasks import FunctionCallTask, SpoolerTask, TaskFunction, task_functions, task_types
-from ._common import (
+from spoolrt.api.schedules import registry, run_target, scheduled_names, spool_entry
+from spoolrt.api.tasks import (
+    FunctionCallTask,
+    SpoolerTask,
+    TaskFunction,
+    task_functions,
+    task_types,
+)
+from spoolrt.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
     CliError,
@@ -45,6 +46,11 @@ from ._common import (
     warn,
     write_json,
 )
+from spoolrt.core.codec.envelope import Envelope, new_task_id
+from spoolrt.core.config import configure
+from spoolrt.core.errors import BackendUnavailable, ConfigurationError, EnqueueError, Retry, Skip
+from spoolrt.core.outcomes import Outcome, to_task_result
+from spoolrt.sending.handle import TaskHandle
 
 
 @dataclass(frozen=True)
@@ -148,19 +154,14 @@ def _tail(name: str) -> str:
 
 
 def _schedules() -> dict[str, Runnable]:
-    """Scheduled tasks by name, when spoolrt's scheduling layer is installed."""
-    try:
-        schedule = importlib.import_module("spoolrt.schedule")
-        names = schedule.scheduled_names()
-    except (ImportError, AttributeError):
-        return {}
+    """Scheduled tasks by name."""
     found = {}
-    for name in names:
-        entry = schedule.registry.get(name)
+    for name in scheduled_names():
+        entry = registry.get(name)
         found[name] = Runnable(
             name,
-            run_now=functools.partial(schedule.run_target, entry),
-            spool_now=functools.partial(schedule.spool_entry, entry),
+            run_now=functools.partial(run_target, entry),
+            spool_now=functools.partial(spool_entry, entry),
         )
     return found
 
@@ -256,8 +257,6 @@ def _prepare(
 def _spool(args: argparse.Namespace, runnable: Runnable, values: list[Any]) -> int:
     dirs, _source = find_spool_dirs([args.spooler] if args.spooler else [], required=False)
     if dirs:
-        from ..config import configure
-
         configure(spool_dirs=dirs)
     options: dict[str, Any] = {"postpone": args.postpone, "priority": args.priority}
     if args.spooler:
@@ -276,12 +275,6 @@ def _spool(args: argparse.Namespace, runnable: Runnable, values: list[Any]) -> i
             payload = _payload(runnable, values, args.kwargs)
             handle = runnable.task_type.spool(payload, **options)
     except BackendUnavailable as exc:
-        if importlib.util.find_spec("spoolrt.backends.local") is None:
-            raise CliError(
-                f"cannot spool from outside uWSGI yet: {exc}\n(spoolrt's local backend, which "
-                "writes spool files from any process, is not part of this version; run the task "
-                "here without --spool, or spool it from the app)"
-            ) from exc
         raise CliError(f"cannot spool {runnable.name}: {exc}; or pass --spooler DIR") from exc
     except (EnqueueError, ConfigurationError) as exc:
         raise CliError(f"cannot spool {runnable.name}: {exc}") from exc

@@ -16,14 +16,16 @@ import sys
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import Enum
+from fnmatch import fnmatchcase
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from ..inspection import TaskInfo, describe_file
-from ..parking import PARKED, iter_parked
-from ..serializers import Signer
-from ..spooldir import FAILED, QUARANTINE, STATE_DIR, iter_area, iter_pending, read_record
+from spoolrt.core.codec.serializers import Signer
+from spoolrt.spooldir.inspect import TaskInfo, describe_file
+from spoolrt.spooldir.layout import FAILED, QUARANTINE, STATE_DIR, read_record
+from spoolrt.spooldir.listing import iter_area, iter_pending
+from spoolrt.spooldir.parking import PARKED, iter_parked
 
 
 class State(str, Enum):
@@ -93,8 +95,6 @@ class Entry:
 
     def matches_task(self, pattern: str) -> bool:
         """``--task``: the exact label or type id, the function's qualname alone, or a glob."""
-        from fnmatch import fnmatchcase
-
         label = self.label
         names = {label, self.info.type_id, label.rpartition(":")[2]}
         return any(n and (n == pattern or fnmatchcase(n, pattern)) for n in names)

@@ -24,10 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..defaults import SPOOLER_FREQUENCY
-from ..spooldir import ensure_dir, write_atomic
-from ._common import (
+from spoolrt._version import __version__
+from spoolrt.cli._common import (
     EXIT_OK,
     GENERATED_INI,
     STATE_DIR,
@@ -35,6 +33,8 @@ from ._common import (
     UsageError,
     examples,
 )
+from spoolrt.core.defaults import SPOOLER_FREQUENCY
+from spoolrt.spooldir.layout import ensure_dir, write_atomic
 
 DEFAULT_HTTP = "127.0.0.1:8000"
 DESCRIPTION = f"""\

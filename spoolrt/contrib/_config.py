@@ -14,9 +14,10 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..config import Settings
-from ..errors import ConfigurationError
-from ..serializers import ENV_SECRET_KEY
+from spoolrt.core.codec.serializers import ENV_SECRET_KEY
+from spoolrt.core.config import Settings
+from spoolrt.core.errors import ConfigurationError
+from spoolrt.runtime.dispatch import add_spooler_observer as add_dispatch_observer
 
 #: ``spoolrt.configure()`` options, by the upper-case name frameworks use for settings.
 SETTING_NAMES: dict[str, str] = {
@@ -81,6 +82,4 @@ def add_spooler_observer(observer: Any) -> None:
     Eager mode does not get it: it runs tasks inside the caller's own request or test, whose
     database connections and app context belong to the caller.
     """
-    from ..dispatch import add_spooler_observer as add
-
-    add(observer)
+    add_dispatch_observer(observer)

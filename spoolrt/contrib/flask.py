@@ -41,10 +41,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from ..config import configure, get_settings
-from ..errors import ConfigurationError
-from ._config import add_framework_key, add_spooler_observer, options_from_settings
-from ._serve import import_root, serve_arguments
+from spoolrt.cli import main
+from spoolrt.contrib._config import add_framework_key, add_spooler_observer, options_from_settings
+from spoolrt.contrib._serve import import_root, serve_arguments
+from spoolrt.core.config import configure, get_settings
+from spoolrt.core.errors import ConfigurationError
 
 PREFIX = "SPOOLRT_"
 #: Keys of the extension itself, not ``spoolrt.configure()`` options.
@@ -138,8 +139,6 @@ def spoolrt_command(argv: tuple[str, ...]) -> None:
     `flask spoolrt serve` runs the app under uWSGI with a spooler; `flask spoolrt --help` lists
     every command.
     """
-    from ..cli import main
-
     code = main(cli_arguments(list(argv)))
     if code:
         click.get_current_context().exit(code)

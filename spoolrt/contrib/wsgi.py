@@ -8,7 +8,8 @@
     application = guard(app, prefixes=["/internal/"])      # or a whole subtree
 
 A request to a guarded path gets ``403 Forbidden`` unless it is spoolrt's own in-process call
-(``spoolrt.webtask``), recognised by an environ value that is an object of this very process:
+(``spoolrt.api.schedules.web``), recognised by an environ value that is an object of this very
+process:
 a WSGI server maps what a client sends only to ``HTTP_*`` keys and strings, so no request can
 carry it. Other paths pass through untouched.
 
@@ -19,7 +20,7 @@ prefix guards every path below it. Serving the task paths under one dedicated pr
 router may accept that no normalisation foresees.
 
 The guarded app also becomes the default app of web tasks that name none (see
-``spoolrt.webtask.register_app``).
+``spoolrt.api.schedules.web.register_app``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..webtask import INTERNAL_CALL, INTERNAL_CALL_KEY, WSGIApp, _guarded_app, web_task_paths
+from spoolrt.api.schedules.web import (
+    INTERNAL_CALL,
+    INTERNAL_CALL_KEY,
+    WSGIApp,
+    _guarded_app,
+    web_task_paths,
+)
 
 FORBIDDEN_BODY = b"Forbidden: this path only serves spoolrt's scheduled web tasks.\n"
 

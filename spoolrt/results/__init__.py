@@ -6,12 +6,10 @@ docstrings are the contract for any other store.
 """
 
 from spoolrt.results.base import ResultStore, ResultStoreError, TaskRecord, TaskStart, supersedes
-from spoolrt.results.defaults import DEFAULT_RESULT_TTL
 from spoolrt.results.memory import MemoryResultStore
 from spoolrt.results.sqlite import SQLiteResultStore
 
 __all__ = [
-    "DEFAULT_RESULT_TTL",
     "MemoryResultStore",
     "ResultStore",
     "ResultStoreError",

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeAlias
 
-from spoolrt.errors import SpoolrtError
-from spoolrt.outcomes import TaskStatus
-from spoolrt.results.defaults import DEFAULT_RESULT_TTL
+from spoolrt.core import defaults
+from spoolrt.core.errors import ResultStoreError
+from spoolrt.core.outcomes import FINAL_STATUSES, TaskStatus
 
 __all__ = [
     "FINAL_STATUSES",
@@ -39,17 +39,10 @@ __all__ = [
 ]
 
 
-class ResultStoreError(SpoolrtError):
-    """The result store cannot do what was asked: it cannot be opened, it stayed locked past its
-    timeout, or it was written by a newer spoolrt. Callers that must not fail because of
-    bookkeeping (the dispatcher) catch this one class."""
-
-
 PENDING_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.SCHEDULED})
 """Statuses a record may be created with by ``enqueued``: nothing has run yet."""
 
-FINAL_STATUSES = frozenset(s for s in TaskStatus if s.is_final)
-"""Statuses ``finished`` accepts; a record in one of them never changes again."""
+# ``finished`` accepts the FINAL_STATUSES (core.outcomes); a record in one never changes again.
 
 # How far along one attempt a status is. Queued and scheduled are "before the attempt".
 _STEP = {
@@ -100,7 +93,7 @@ def check_finished(status: TaskStatus, result: bytes | None) -> None:
 def ttl_seconds(ttl: float | timedelta | None) -> float:
     """Normalise a ``ttl`` argument: None means the default; negative is a caller bug."""
     if ttl is None:
-        return DEFAULT_RESULT_TTL
+        return defaults.RESULT_TTL
     seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else float(ttl)
     if seconds < 0 or seconds != seconds:
         raise ValueError(f"ttl must be >= 0 seconds, not {ttl!r}")
@@ -201,7 +194,7 @@ class ResultStore(abc.ABC):
     ``enqueued``.
 
     **Expiry.** Every stored record has an ``expires_at``. A finished record expires ``ttl``
-    after it finished; a record that has not finished is kept at least ``DEFAULT_RESULT_TTL``
+    after it finished; a record that has not finished is kept at least ``defaults.RESULT_TTL``
     past its last activity or scheduled time, so it cannot vanish while it waits. Expired records
     are invisible to ``get``, ``list`` and ``counts`` at once, whether or not they were purged;
     ``purge_expired`` (which stores may also run on their own) only reclaims their space.
@@ -217,7 +210,7 @@ class ResultStore(abc.ABC):
 
         ``record.status`` must be ``QUEUED`` or ``SCHEDULED`` (else ``ValueError``); its run
         fields (``started_at``, ``result``...) are ignored. When ``record.expires_at`` is None the
-        store sets it to ``max(enqueued_at, scheduled_for) + DEFAULT_RESULT_TTL``.
+        store sets it to ``max(enqueued_at, scheduled_for) + defaults.RESULT_TTL``.
 
         If a record with this id already exists (the spooler may start, or even finish, the task
         before its enqueuer gets here), its status and run fields are left alone and only its
@@ -296,7 +289,7 @@ class ResultStore(abc.ABC):
         ``result``, ``result_serializer``, ``error``, ``traceback`` and ``reason`` replace the
         stored ones together (so a task that failed once and then succeeded shows no error);
         pass ``result=None`` for status-only storage. The record expires ``ttl`` (seconds or
-        timedelta, default ``DEFAULT_RESULT_TTL``) after ``at`` (default now). ``attempt``, when
+        timedelta, default ``defaults.RESULT_TTL``) after ``at`` (default now). ``attempt``, when
         given, raises the stored attempt to it. Creates the record if the id is unknown. Ignored
         (returns False) if the record is already final: the first final write wins.
 

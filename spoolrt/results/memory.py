@@ -16,7 +16,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from spoolrt.outcomes import TaskStatus
+from spoolrt.core import defaults
+from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results.base import (
     ResultStore,
     StatusFilter,
@@ -28,7 +29,6 @@ from spoolrt.results.base import (
     supersedes,
     ttl_seconds,
 )
-from spoolrt.results.defaults import DEFAULT_RESULT_TTL
 
 __all__ = ["MemoryResultStore"]
 
@@ -54,7 +54,7 @@ class MemoryResultStore(ResultStore):
         enqueued_at = record.enqueued_at if record.enqueued_at is not None else self._clock()
         expires_at = record.expires_at
         if expires_at is None:
-            expires_at = max(enqueued_at, record.scheduled_for or 0.0) + DEFAULT_RESULT_TTL
+            expires_at = max(enqueued_at, record.scheduled_for or 0.0) + defaults.RESULT_TTL
         with self._lock:
             old = self._records.get(record.task_id)
             if old is None:
@@ -93,7 +93,7 @@ class MemoryResultStore(ResultStore):
         scheduled_for: float | None = None,
     ) -> TaskStart:
         now = self._clock() if at is None else at
-        keep_until = max(now, scheduled_for or 0.0) + DEFAULT_RESULT_TTL
+        keep_until = max(now, scheduled_for or 0.0) + defaults.RESULT_TTL
         changes: dict[str, Any] = {
             "status": TaskStatus.RUNNING,
             "attempt": attempt,
@@ -128,7 +128,7 @@ class MemoryResultStore(ResultStore):
         max_attempts: int | None = None,
     ) -> bool:
         now = self._clock() if at is None else at
-        keep_until = max(now, next_at) + DEFAULT_RESULT_TTL
+        keep_until = max(now, next_at) + defaults.RESULT_TTL
         changes: dict[str, Any] = {
             "status": TaskStatus.RETRYING,
             "attempt": attempt,

@@ -35,17 +35,15 @@ from __future__ import annotations
 import builtins
 import logging
 import os
-import random
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from spoolrt.outcomes import TaskStatus
+from spoolrt.core import defaults
+from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results.base import (
-    FINAL_STATUSES,
     ResultStore,
     ResultStoreError,
     StatusFilter,
@@ -57,12 +55,21 @@ from spoolrt.results.base import (
     supersedes,
     ttl_seconds,
 )
-from spoolrt.results.defaults import (
-    DEFAULT_BUSY_TIMEOUT,
-    DEFAULT_PURGE_INTERVAL,
-    DEFAULT_RESULT_TTL,
-    RESULTS_DIRNAME,
-    RESULTS_FILENAME,
+from spoolrt.results.sqlite_connection import SQLiteConnection
+from spoolrt.results.sqlite_schema import (
+    CLAIM_PURGE_SQL,
+    COLUMNS,
+    DELETE_SQL,
+    ENQUEUED_SQL,
+    FINISHED_SQL,
+    GET_SQL,
+    PEEK_SQL,
+    PURGE_SELECT_SQL,
+    RETRYING_SQL,
+    STARTED_SQL,
+    STATUS_BY_VALUE,
+    TABLE,
+    record_of,
 )
 
 __all__ = ["SQLiteResultStore"]
@@ -70,115 +77,6 @@ __all__ = ["SQLiteResultStore"]
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-
-SCHEMA_VERSION = 1
-_TABLE = "spoolrt_tasks"
-_COLUMNS = (
-    "task_id, name, spooler, status, attempt, max_attempts, enqueued_at, scheduled_for, "
-    "started_at, finished_at, expires_at, result, result_serializer, error, traceback, reason, pid"
-)
-_FINAL_SQL = "(" + ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATUSES)) + ")"
-
-_SCHEMA = (
-    f"""CREATE TABLE IF NOT EXISTS {_TABLE} (
-        seq INTEGER PRIMARY KEY,
-        task_id TEXT NOT NULL UNIQUE,
-        name TEXT,
-        spooler TEXT,
-        status TEXT NOT NULL,
-        attempt INTEGER NOT NULL DEFAULT 0,
-        max_attempts INTEGER,
-        enqueued_at REAL,
-        scheduled_for REAL,
-        started_at REAL,
-        finished_at REAL,
-        expires_at REAL NOT NULL,
-        result BLOB,
-        result_serializer TEXT,
-        error TEXT,
-        traceback TEXT,
-        reason TEXT,
-        pid INTEGER
-    )""",
-    "CREATE TABLE IF NOT EXISTS spoolrt_meta (key TEXT PRIMARY KEY, value REAL NOT NULL)",
-    "INSERT OR IGNORE INTO spoolrt_meta (key, value) VALUES ('last_purge', 0)",
-)
-
-
-def _fill(*columns: str) -> str:
-    return ", ".join(f"{c} = coalesce({c}, excluded.{c})" for c in columns)
-
-
-_ENQUEUED_SQL = f"""
-    INSERT INTO {_TABLE} (task_id, name, spooler, status, attempt, max_attempts, enqueued_at,
-                          scheduled_for, expires_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (task_id) DO UPDATE SET
-        {_fill("name", "spooler", "max_attempts", "enqueued_at", "scheduled_for")}
-    WHERE (name IS NULL AND excluded.name IS NOT NULL)
-       OR (spooler IS NULL AND excluded.spooler IS NOT NULL)
-       OR (max_attempts IS NULL AND excluded.max_attempts IS NOT NULL)
-       OR (enqueued_at IS NULL AND excluded.enqueued_at IS NOT NULL)
-       OR (scheduled_for IS NULL AND excluded.scheduled_for IS NOT NULL)
-"""
-
-_STARTED_SQL = f"""
-    INSERT INTO {_TABLE} (task_id, status, attempt, started_at, pid, name, spooler, max_attempts,
-                          enqueued_at, scheduled_for, expires_at)
-    VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (task_id) DO UPDATE SET
-        status = 'running', attempt = excluded.attempt, started_at = excluded.started_at,
-        pid = excluded.pid, expires_at = max(expires_at, excluded.expires_at),
-        {_fill("name", "spooler", "max_attempts", "enqueued_at", "scheduled_for")}
-    WHERE status NOT IN {_FINAL_SQL}
-      AND (attempt < excluded.attempt
-           OR (attempt = excluded.attempt AND status IN ('queued', 'scheduled', 'running')))
-"""
-
-_RETRYING_SQL = f"""
-    INSERT INTO {_TABLE} (task_id, status, attempt, scheduled_for, error, traceback, name,
-                          spooler, max_attempts, expires_at)
-    VALUES (?, 'retrying', ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (task_id) DO UPDATE SET
-        status = 'retrying', attempt = excluded.attempt, scheduled_for = excluded.scheduled_for,
-        error = excluded.error, traceback = excluded.traceback,
-        expires_at = max(expires_at, excluded.expires_at),
-        {_fill("name", "spooler", "max_attempts")}
-    WHERE status NOT IN {_FINAL_SQL} AND attempt <= excluded.attempt
-"""
-
-_FINISHED_SQL = f"""
-    INSERT INTO {_TABLE} (task_id, status, attempt, finished_at, expires_at, result,
-                          result_serializer, error, traceback, reason, name, spooler,
-                          max_attempts, started_at, pid)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (task_id) DO UPDATE SET
-        status = excluded.status, attempt = max(attempt, excluded.attempt),
-        finished_at = excluded.finished_at, expires_at = excluded.expires_at,
-        result = excluded.result, result_serializer = excluded.result_serializer,
-        error = excluded.error, traceback = excluded.traceback, reason = excluded.reason,
-        {_fill("name", "spooler", "max_attempts", "started_at", "pid")}
-    WHERE status NOT IN {_FINAL_SQL}
-"""
-
-_PEEK_SQL = f"SELECT status, attempt, pid FROM {_TABLE} WHERE task_id = ?"
-_GET_SQL = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE task_id = ? AND expires_at > ?"
-_DELETE_SQL = f"DELETE FROM {_TABLE} WHERE task_id = ?"
-_PURGE_PAGE = 500
-_PURGE_SELECT_SQL = (
-    f"SELECT seq FROM {_TABLE} WHERE seq > ? AND expires_at <= ? ORDER BY seq LIMIT {_PURGE_PAGE}"
-)
-_CLAIM_PURGE_SQL = (
-    "UPDATE spoolrt_meta SET value = ? WHERE key = 'last_purge' AND (value <= ? OR value > ?)"
-)
-
-_FIRST_BACKOFF = 50e-6
-_MAX_BACKOFF = 2e-3
-_SQLITE_BUSY = 5
-_SQLITE_LOCKED = 6
-
-# Connections inherited across fork(): never used, never closed in the child (see module doc).
-_inherited_connections: list[sqlite3.Connection] = []
 
 
 class SQLiteResultStore(ResultStore):
@@ -197,23 +95,24 @@ class SQLiteResultStore(ResultStore):
         self,
         path: str | os.PathLike[str],
         *,
-        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-        purge_interval: float | None = DEFAULT_PURGE_INTERVAL,
+        busy_timeout: float = defaults.STORE_BUSY_TIMEOUT,
+        purge_interval: float | None = defaults.STORE_PURGE_INTERVAL,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = os.path.abspath(os.fspath(path))
         self.busy_timeout = busy_timeout
         self.purge_interval = purge_interval
         self._clock = clock
-        self._conn: sqlite3.Connection | None = None
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
         self._next_purge_check = 0.0
+        self._db = SQLiteConnection(self.path, busy_timeout, on_fork=self._forked)
 
     @classmethod
     def for_spool_dir(cls, spool_dir: str | os.PathLike[str], **options: Any) -> SQLiteResultStore:
         """The store of a spool directory: ``<spool_dir>/.spoolrt/results.sqlite3``."""
-        return cls(os.path.join(os.fspath(spool_dir), RESULTS_DIRNAME, RESULTS_FILENAME), **options)
+        return cls(
+            os.path.join(os.fspath(spool_dir), defaults.STATE_DIR, defaults.RESULTS_FILENAME),
+            **options,
+        )
 
     def __repr__(self) -> str:
         return f"<SQLiteResultStore {self.path!r}>"
@@ -225,7 +124,7 @@ class SQLiteResultStore(ResultStore):
         enqueued_at = record.enqueued_at if record.enqueued_at is not None else self._clock()
         expires_at = record.expires_at
         if expires_at is None:
-            expires_at = max(enqueued_at, record.scheduled_for or 0.0) + DEFAULT_RESULT_TTL
+            expires_at = max(enqueued_at, record.scheduled_for or 0.0) + defaults.RESULT_TTL
         params = (
             record.task_id,
             record.name,
@@ -237,7 +136,7 @@ class SQLiteResultStore(ResultStore):
             record.scheduled_for,
             expires_at,
         )
-        return self._write(_ENQUEUED_SQL, params) > 0
+        return self._db.write(ENQUEUED_SQL, params) > 0
 
     def started(
         self,
@@ -253,7 +152,7 @@ class SQLiteResultStore(ResultStore):
         scheduled_for: float | None = None,
     ) -> TaskStart:
         now = self._clock() if at is None else at
-        keep_until = max(now, scheduled_for or 0.0) + DEFAULT_RESULT_TTL
+        keep_until = max(now, scheduled_for or 0.0) + defaults.RESULT_TTL
         params = (
             task_id,
             attempt,
@@ -272,13 +171,13 @@ class SQLiteResultStore(ResultStore):
             # upsert alone (a separate get() costs ~9). The upsert's WHERE still holds the rule.
             conn.execute("BEGIN IMMEDIATE")
             try:
-                found = conn.execute(_PEEK_SQL, (task_id,)).fetchone()
+                found = conn.execute(PEEK_SQL, (task_id,)).fetchone()
                 if found is not None and not supersedes(
-                    TaskStatus.RUNNING, attempt, _STATUS_BY_VALUE[found[0]], found[1]
+                    TaskStatus.RUNNING, attempt, STATUS_BY_VALUE[found[0]], found[1]
                 ):
                     conn.execute("ROLLBACK")
                     return TaskStart(False)
-                conn.execute(_STARTED_SQL, params)
+                conn.execute(STARTED_SQL, params)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -288,7 +187,7 @@ class SQLiteResultStore(ResultStore):
                 return TaskStart(True, interrupted=True, previous_pid=found[2])
             return TaskStart(True)
 
-        return self._call(peek_then_start)
+        return self._db.call(peek_then_start)
 
     def retrying(
         self,
@@ -304,7 +203,7 @@ class SQLiteResultStore(ResultStore):
         max_attempts: int | None = None,
     ) -> bool:
         now = self._clock() if at is None else at
-        keep_until = max(now, next_at) + DEFAULT_RESULT_TTL
+        keep_until = max(now, next_at) + defaults.RESULT_TTL
         params = (
             task_id,
             attempt,
@@ -316,7 +215,7 @@ class SQLiteResultStore(ResultStore):
             max_attempts,
             keep_until,
         )
-        return self._write(_RETRYING_SQL, params) > 0
+        return self._db.write(RETRYING_SQL, params) > 0
 
     def finished(
         self,
@@ -356,13 +255,13 @@ class SQLiteResultStore(ResultStore):
             started_at,
             pid,
         )
-        changed = self._write(_FINISHED_SQL, params) > 0
+        changed = self._db.write(FINISHED_SQL, params) > 0
         if self.purge_interval is not None:
             self._maybe_purge()
         return changed
 
     def delete(self, task_id: str) -> bool:
-        return self._write(_DELETE_SQL, (task_id,)) > 0
+        return self._db.write(DELETE_SQL, (task_id,)) > 0
 
     def purge_expired(self, now: float | None = None) -> int:
         cutoff = self._clock() if now is None else now
@@ -371,21 +270,21 @@ class SQLiteResultStore(ResultStore):
         while True:
             # Find a page with a read (no write lock), then delete it in one short write; the
             # re-check of expires_at spares a record that a concurrent write just extended.
-            seqs = [row[0] for row in self._read(_PURGE_SELECT_SQL, (after_seq, cutoff))]
+            seqs = [row[0] for row in self._db.read(PURGE_SELECT_SQL, (after_seq, cutoff))]
             if not seqs:
                 return purged
             after_seq = seqs[-1]
             marks = ", ".join("?" * len(seqs))
-            purged += self._write(
-                f"DELETE FROM {_TABLE} WHERE seq IN ({marks}) AND expires_at <= ?",
+            purged += self._db.write(
+                f"DELETE FROM {TABLE} WHERE seq IN ({marks}) AND expires_at <= ?",
                 (*seqs, cutoff),
             )
 
     # --- reads --------------------------------------------------------------------------------
 
     def get(self, task_id: str) -> TaskRecord | None:
-        rows = self._read(_GET_SQL, (task_id, self._clock()))
-        return _record(rows[0]) if rows else None
+        rows = self._db.read(GET_SQL, (task_id, self._clock()))
+        return record_of(rows[0]) if rows else None
 
     def list(
         self,
@@ -410,139 +309,41 @@ class SQLiteResultStore(ResultStore):
         params.append(limit)
         order = "DESC" if newest_first else "ASC"
         sql = (
-            f"SELECT {_COLUMNS} FROM {_TABLE} WHERE {' AND '.join(where)} "
+            f"SELECT {COLUMNS} FROM {TABLE} WHERE {' AND '.join(where)} "
             f"ORDER BY seq {order} LIMIT ?"
         )
-        return [_record(row) for row in self._read(sql, params)]
+        return [record_of(row) for row in self._db.read(sql, params)]
 
     def counts(self, name: str | None = None) -> dict[TaskStatus, int]:
-        sql = f"SELECT status, count(*) FROM {_TABLE} WHERE expires_at > ?"
+        sql = f"SELECT status, count(*) FROM {TABLE} WHERE expires_at > ?"
         params: builtins.list[Any] = [self._clock()]
         if name is not None:
             sql += " AND name = ?"
             params.append(name)
         totals = dict.fromkeys(TaskStatus, 0)
-        for status, count in self._read(sql + " GROUP BY status", params):
-            if status in _STATUS_BY_VALUE:
-                totals[_STATUS_BY_VALUE[status]] = count
+        for status, count in self._db.read(sql + " GROUP BY status", params):
+            if status in STATUS_BY_VALUE:
+                totals[STATUS_BY_VALUE[status]] = count
         return totals
 
     def counts_by_name(self) -> dict[str | None, dict[TaskStatus, int]]:
         sql = (
-            f"SELECT name, status, count(*) FROM {_TABLE} WHERE expires_at > ? "
-            "GROUP BY name, status"
+            f"SELECT name, status, count(*) FROM {TABLE} WHERE expires_at > ? GROUP BY name, status"
         )
         by_name: dict[str | None, dict[TaskStatus, int]] = {}
-        for name, status, count in self._read(sql, (self._clock(),)):
-            if status in _STATUS_BY_VALUE:
+        for name, status, count in self._db.read(sql, (self._clock(),)):
+            if status in STATUS_BY_VALUE:
                 totals = by_name.setdefault(name, dict.fromkeys(TaskStatus, 0))
-                totals[_STATUS_BY_VALUE[status]] = count
+                totals[STATUS_BY_VALUE[status]] = count
         return by_name
 
     # --- connection ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        if self._pid != os.getpid():
-            self._forget_inherited()
-            return
-        with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        self._db.close()
 
-    def _write(self, sql: str, params: Sequence[Any]) -> int:
-        """Run one write statement as its own transaction; return how many rows it changed."""
-        return self._call(lambda conn: conn.execute(sql, params).rowcount)
-
-    def _read(self, sql: str, params: Sequence[Any]) -> builtins.list[Any]:
-        """Run one query and fetch every row before letting go, so no read stays open."""
-        return self._call(lambda conn: conn.execute(sql, params).fetchall())
-
-    def _call(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``work`` on this process's connection, waiting out the write lock if busy."""
-        backoff = _FIRST_BACKOFF
-        deadline: float | None = None
-        while True:
-            if self._pid != os.getpid():
-                self._forget_inherited()
-            with self._lock:
-                conn = self._conn
-                try:
-                    if conn is None:
-                        conn = self._conn = self._open()
-                    return work(conn)
-                except sqlite3.Error as exc:
-                    if conn is not None and conn.in_transaction:
-                        conn.rollback()
-                    if not _is_busy(exc):
-                        raise ResultStoreError(f"result store {self.path}: {exc}") from exc
-                    busy = exc
-            now = time.monotonic()
-            if deadline is None:
-                deadline = now + self.busy_timeout
-            elif now >= deadline:
-                raise ResultStoreError(
-                    f"result store {self.path} stayed locked for {self.busy_timeout:g} s: {busy}"
-                ) from busy
-            time.sleep(backoff * (0.5 + random.random() / 2))
-            backoff = min(backoff * 2, _MAX_BACKOFF)
-
-    def _forget_inherited(self) -> None:
-        """In a forked child: park the parent's connection and lock, start afresh."""
-        if self._conn is not None:
-            _inherited_connections.append(self._conn)
-        self._conn = None
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
+    def _forked(self) -> None:
         self._next_purge_check = 0.0
-
-    def _open(self) -> sqlite3.Connection:
-        """Open and prepare a connection; raises sqlite3 busy errors for ``_call`` to retry."""
-        if sqlite3.sqlite_version_info < (3, 24, 0):
-            raise ResultStoreError(
-                f"the SQLite result store needs SQLite >= 3.24 (upsert); "
-                f"this Python has {sqlite3.sqlite_version}"
-            )
-        try:
-            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
-        except OSError as exc:
-            raise ResultStoreError(f"cannot create the result store {self.path}: {exc}") from exc
-        conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
-        try:
-            self._prepare(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-        if mode != "wal":
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":
-                raise ResultStoreError(
-                    f"the result store {self.path} cannot use WAL mode (got {mode!r}); "
-                    "it needs a local filesystem, not a network one"
-                )
-        conn.execute("PRAGMA synchronous = NORMAL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise ResultStoreError(
-                f"the result store {self.path} has schema {version}, written by a newer spoolrt "
-                f"(this one knows {SCHEMA_VERSION})"
-            )
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.rollback()
-            raise
 
     def _maybe_purge(self) -> None:
         """Purge expired records if no process sharing this store did for ``purge_interval``.
@@ -559,24 +360,9 @@ class SQLiteResultStore(ResultStore):
         now = self._clock()
         try:
             # A stored time in the future (a clock that jumped back) also counts as due.
-            if self._write(_CLAIM_PURGE_SQL, (now, now - interval, now)) > 0:
+            if self._db.write(CLAIM_PURGE_SQL, (now, now - interval, now)) > 0:
                 purged = self.purge_expired(now)
                 if purged:
                     log.debug("purged %d expired records from %s", purged, self.path)
         except ResultStoreError as exc:
             log.warning("could not purge expired results: %s", exc)
-
-
-_STATUS_BY_VALUE = {status.value: status for status in TaskStatus}
-
-
-def _record(row: Sequence[Any]) -> TaskRecord:
-    return TaskRecord(row[0], row[1], row[2], _STATUS_BY_VALUE[row[3]], *row[4:])
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-    message = str(exc)
-    return "database is locked" in message or "database table is locked" in message

@@ -18,17 +18,17 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..config import get_settings
-from ..message import Envelope
-from ..outcomes import TaskStatus
-from ..serializers import MAC_SIZE, get_serializer
-from .base import ResultStore
-from .sqlite import SQLiteResultStore
+from spoolrt.core import defaults
+from spoolrt.core.codec.envelope import Envelope
+from spoolrt.core.codec.serializers import MAC_SIZE, get_serializer
+from spoolrt.core.config import get_settings
+from spoolrt.core.errors import BadSignature
+from spoolrt.core.outcomes import TaskStatus
+from spoolrt.results.base import ResultStore
+from spoolrt.results.sqlite import SQLiteResultStore
 
 log = logging.getLogger("spoolrt")
 
-RESULT_MODES = ("all", "status", "off")
-_FINAL = {TaskStatus.DONE, TaskStatus.SKIPPED, TaskStatus.FAILED, TaskStatus.QUARANTINED}
 
 StoreFactory = Callable[[str], ResultStore]
 
@@ -67,7 +67,7 @@ def forget_stores() -> None:
 
 def result_mode(envelope: Envelope) -> str:
     mode = envelope.options.get("results") or get_settings().results
-    return mode if mode in RESULT_MODES else "all"
+    return mode if mode in defaults.RESULT_MODES else defaults.RESULTS
 
 
 def encode_result(value: Any, serializer: str) -> bytes:
@@ -80,8 +80,6 @@ def encode_result(value: Any, serializer: str) -> bytes:
 
 def decode_result(blob: bytes, serializer: str) -> Any:
     """Verify and load a stored result; a forged or altered one raises ``SpoolFileError``."""
-    from ..errors import BadSignature
-
     mac, data = blob[:MAC_SIZE], blob[MAC_SIZE:]
     signer = get_settings().signer()
     if signer is not None and not signer.verify(data, mac):
@@ -139,7 +137,7 @@ class StoreObserver:
                 **described,
             )
             return
-        if report.status not in _FINAL:
+        if not report.status.is_final:
             return
         result, serializer, error = None, None, report.error or None
         if result_mode(envelope) == "all" and report.status is TaskStatus.DONE:

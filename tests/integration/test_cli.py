@@ -28,11 +28,11 @@ from typing import Any
 import pytest
 
 from spoolrt.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
-from spoolrt.inspection import describe_file
-from spoolrt.message import Envelope, encode_body, new_task_id, spool_vars
-from spoolrt.serializers import Signer, get_serializer
-from spoolrt.spooldir import FAILED, keep_aside, write_spool_file
-from spoolrt.spoolfile import pack
+from spoolrt.core.codec.envelope import Envelope, encode_body, new_task_id, spool_vars
+from spoolrt.core.codec.packet import pack
+from spoolrt.core.codec.serializers import Signer, get_serializer
+from spoolrt.spooldir.inspect import describe_file
+from spoolrt.spooldir.layout import FAILED, keep_aside, write_spool_file
 from tests.support.uwsgi import APPS, REPO, UwsgiInstance, free_port, wait_for
 
 KEY = "integration-test-key-0123456789"  # the key UwsgiInstance gives its uWSGI
@@ -297,8 +297,6 @@ def test_show_foreign_and_forged_files(
 def test_show_a_finished_task_from_the_result_store(
     spool: Path, populated: Populated, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if not (spool / ".spoolrt" / "results.sqlite3").exists():
-        pytest.skip("this tree's dispatcher does not write a result store yet")
     task_id = populated.ids["done"]
     code, out, _err = cli(capsys, "show", task_id, "--spool", str(spool))
     assert code == EXIT_OK
@@ -525,8 +523,6 @@ class Nightly(ScheduledTask):
 
 
 def test_run_a_scheduled_task_by_name(tmp_path: Path) -> None:
-    if importlib.util.find_spec("spoolrt.schedule") is None:
-        pytest.skip("this tree has no scheduling layer (spoolrt.schedule)")
     (tmp_path / "nightly.py").write_text(SCHEDULED_MODULE)
     out = tmp_path / "out.txt"
     done = spool_cli("run", "--app", "nightly", "Nightly", "--json", cwd=tmp_path,
@@ -548,7 +544,7 @@ def test_run_spool_writes_a_file_a_spooler_will_run(tmp_path: Path) -> None:
         "run", "--app", "coretasks", "processed", "later", "--spool", "--spooler", str(target),
         "--postpone", "600", "--json",
     )  # fmt: skip
-    if importlib.util.find_spec("spoolrt.backends.local") is None:
+    if importlib.util.find_spec("spoolrt.sending.backends.local") is None:
         assert spooled.returncode == EXIT_FAILURE
         assert "cannot spool from outside uWSGI yet" in spooled.stderr
         assert list(target.iterdir()) == []

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import time
+from typing import Any
 
 import pytest
 
@@ -204,7 +205,7 @@ def test_a_task_that_kills_its_process_every_time_ends_failed(runtime: UwsgiInst
 def test_priorities_run_lowest_first_then_unprioritised(ordered_uwsgi: UwsgiInstance) -> None:
     due = time.time() + 2  # all become due in the same scan, so the scan order shows
     for tag, priority in [("p10", 10), ("none", None), ("p2", 2), ("p0", 0), ("p9", 9)]:
-        options = {"postpone": {"at": due}}
+        options: dict[str, Any] = {"postpone": {"at": due}}
         if priority is not None:
             options["priority"] = priority
         ordered_uwsgi.enqueue("coretasks:ordered", tag, **options)

@@ -17,8 +17,6 @@ import pytest
 from tests.integration.served import ServedCommand
 from tests.support.uwsgi import REPO, UwsgiInstance, wait_for
 
-pytest.importorskip("django")
-
 EXAMPLE = REPO / "examples" / "django_project"
 
 
@@ -72,7 +70,7 @@ def order_finished(instance: UwsgiInstance, status_url: str) -> dict[str, Any]:
         state = instance.get(status_url)
         return state if state["task"]["ready"] else None
 
-    return wait_for(finished, what="the order's task to finish")  # type: ignore[no-any-return]
+    return wait_for(finished, what="the order's task to finish")
 
 
 def open_files(pid: int) -> set[str]:
@@ -218,7 +216,7 @@ def django_settings(spoolrt_setting: dict[str, Any], tmp_path: Path) -> dict[str
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    return json.loads(result.stdout)
 
 
 def test_settings_configure_spoolrt_with_a_key_derived_from_secret_key(tmp_path: Path) -> None:

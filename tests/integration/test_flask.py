@@ -15,8 +15,6 @@ import pytest
 from tests.integration.served import ServedCommand
 from tests.support.uwsgi import REPO, wait_for
 
-pytest.importorskip("flask")
-
 EXAMPLE = REPO / "examples" / "flask_app"
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]
 

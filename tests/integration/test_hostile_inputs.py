@@ -30,9 +30,16 @@ from typing import Any
 
 import pytest
 
-from spoolrt.message import MAGIC, VERSION, Envelope, encode_body, new_task_id, spool_vars
-from spoolrt.serializers import MAC_SIZE, Signer
-from spoolrt.spoolfile import HEADER, MODIFIER1_SPOOL, pack, pack_vars
+from spoolrt.core.codec.envelope import (
+    MAGIC,
+    VERSION,
+    Envelope,
+    encode_body,
+    new_task_id,
+    spool_vars,
+)
+from spoolrt.core.codec.packet import HEADER, MODIFIER1_SPOOL, pack, pack_vars
+from spoolrt.core.codec.serializers import MAC_SIZE, Signer
 from tests.integration.conftest import RUNTIMES, start_runtime
 from tests.support.uwsgi import UwsgiInstance, wait_for
 
@@ -378,7 +385,7 @@ def quarantine_record(runtime: UwsgiInstance, name: str) -> dict[str, Any] | Non
     kept = runtime.spool_dir / ".spoolrt" / "quarantine" / name
     if not (record.exists() and kept.exists()):
         return None
-    return json.loads(record.read_text())  # type: ignore[no-any-return]
+    return json.loads(record.read_text())
 
 
 def good_task_runs(target: Target, tag: str) -> None:

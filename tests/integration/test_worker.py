@@ -23,9 +23,9 @@ import pytest
 
 import spoolrt
 from spoolrt import Spooler, TaskHandle, backends
-from spoolrt.announce import list_announcements
-from spoolrt.backends.local import peers
-from spoolrt.errors import ConfigurationError
+from spoolrt.core.errors import ConfigurationError
+from spoolrt.sending.backends.local import peers
+from spoolrt.spooldir.presence import list_announcements
 from tests.support.uwsgi import APPS, UwsgiInstance, wait_for
 from tests.support.worker import SECRET_KEY, WorkerProcess
 
@@ -92,7 +92,7 @@ def wait_runs(workdir: Path, task: str, count: int, timeout: float = 20.0) -> li
         found = runs(workdir, task)
         return found if len(found) >= count else []
 
-    return wait_for(enough, timeout, what=f"{count} run(s) of {task}")  # type: ignore[no-any-return]
+    return wait_for(enough, timeout, what=f"{count} run(s) of {task}")
 
 
 def pending(spool_dir: Path) -> list[Path]:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from spoolrt.announce import list_announcements
+from spoolrt.spooldir.presence import list_announcements
 from tests.support.uwsgi import APPS, UwsgiInstance, free_port, wait_for
 
 SERVE_APP = Path(__file__).with_name("serve_app.py")
@@ -186,9 +186,9 @@ class WorkerRuntime:
     def _ready(self) -> bool:
         assert self.server is not None
         if self.server.poll() is not None:
-            raise AssertionError(f"app server exited with {self.server.returncode}:\n{self.log()}")
+            raise AssertionError(f"app server exited with {self.server.returncode}:\n{self.log()}")  # type: ignore[misc]  # borrowed UwsgiInstance method
         try:
-            return self.get("/ping") == "pong"
+            return self.get("/ping") == "pong"  # type: ignore[misc]  # borrowed UwsgiInstance method
         except OSError:
             return False
 

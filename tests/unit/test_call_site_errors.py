@@ -18,8 +18,10 @@ import pytest
 
 import spoolrt
 from spoolrt import backends
-from spoolrt.backends.base import Backend
-from spoolrt.errors import (
+from spoolrt.api.spooler import Spooler
+from spoolrt.core.codec.envelope import Envelope, decode_packet, spool_vars
+from spoolrt.core.codec.packet import pack, unpack
+from spoolrt.core.errors import (
     BackendUnavailable,
     ConfigurationError,
     EnqueueError,
@@ -28,10 +30,8 @@ from spoolrt.errors import (
     SerializationError,
     UnknownSpooler,
 )
-from spoolrt.message import Envelope, decode_packet, spool_vars
-from spoolrt.spooldir import write_spool_file
-from spoolrt.spooler import Spooler
-from spoolrt.spoolfile import pack, unpack
+from spoolrt.sending.backends.base import Backend
+from spoolrt.spooldir.layout import write_spool_file
 
 
 class DirBackend(Backend):

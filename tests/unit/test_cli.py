@@ -9,13 +9,12 @@ import argparse
 import io
 import os
 import sys
-import types
 from pathlib import Path
 
 import pytest
 
-import spoolrt.config
-from spoolrt.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
+import spoolrt.core.config
+from spoolrt.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main, worker_main
 from spoolrt.cli._common import (
     CliError,
     UsageError,
@@ -27,11 +26,11 @@ from spoolrt.cli._common import (
     parse_age,
     spool_dirs_of_ini,
 )
+from spoolrt.cli.progress import Progress
 from spoolrt.cli.running import parse_value
 from spoolrt.cli.scan import Entry, State
 from spoolrt.cli.serve import ServeConfig, build_ini
-from spoolrt.inspection import TaskInfo
-from spoolrt.progress import Progress
+from spoolrt.spooldir.inspect import TaskInfo
 
 COMMANDS = ["serve", "ls", "show", "stats", "run", "retry", "purge"]
 
@@ -111,28 +110,14 @@ def test_python_dash_m_spoolrt_is_the_same_command() -> None:
 # --- worker mount -------------------------------------------------------------------------------
 
 
-def test_worker_hands_the_rest_of_the_line_to_worker_main(
-    monkeypatch: pytest.MonkeyPatch,
+def test_python_m_spoolrt_worker_is_the_worker_command(
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    seen: list[list[str]] = []
-
-    def worker_main(argv: list[str]) -> int:
-        seen.append(argv)
-        return 7
-
-    fake = types.ModuleType("spoolrt.worker")
-    fake.worker_main = worker_main  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "spoolrt.worker", fake)
-    assert main(["worker", "--until-empty", "--help"]) == 7
-    assert seen == [["--until-empty", "--help"]]
-
-
-def test_worker_without_the_worker_module_says_so(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(sys.modules, "spoolrt.worker", None)
-    assert main(["worker"]) == EXIT_FAILURE
-    assert "pure-Python worker (spoolrt.worker) is not part of" in capsys.readouterr().err
+    assert main(["worker", "--help"]) == EXIT_OK
+    via_command = capsys.readouterr().out
+    assert worker_main(["--help"]) == EXIT_OK
+    assert capsys.readouterr().out == via_command
+    assert "usage: spoolrt worker" in via_command
 
 
 # --- where the command looks --------------------------------------------------------------------
@@ -151,13 +136,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_spool_dirs_come_from_flags_first(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPOOLRT_SPOOL_DIRS", str(project / "env"))
-    spoolrt.config.configure(spool_dirs=[str(project / "configured")])
+    spoolrt.core.config.configure(spool_dirs=[str(project / "configured")])
     assert find_spool_dirs(["flag"]) == ([str(project / "flag")], "--spool")
 
 
 def test_then_from_the_apps_configure(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPOOLRT_SPOOL_DIRS", str(project / "env"))
-    spoolrt.config.configure(spool_dirs=[str(project / "configured")])
+    spoolrt.core.config.configure(spool_dirs=[str(project / "configured")])
     dirs, source = find_spool_dirs([])
     assert dirs == [str(project / "configured")]
     assert "configure" in source

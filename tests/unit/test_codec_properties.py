@@ -16,9 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from spoolrt.errors import BadSignature, CorruptSpoolFile, PayloadTooLarge, SpoolFileError
-from spoolrt.inspection import describe_bytes
-from spoolrt.message import (
+from spoolrt.core.codec.envelope import (
     MAGIC,
     VERSION,
     Envelope,
@@ -28,8 +26,7 @@ from spoolrt.message import (
     read_header,
     spool_vars,
 )
-from spoolrt.serializers import MAC_SIZE, Signer
-from spoolrt.spoolfile import (
+from spoolrt.core.codec.packet import (
     HEADER,
     MAX_FIELD_SIZE,
     MAX_VARS_SIZE,
@@ -39,6 +36,9 @@ from spoolrt.spoolfile import (
     pack_vars,
     unpack,
 )
+from spoolrt.core.codec.serializers import MAC_SIZE, Signer
+from spoolrt.core.errors import BadSignature, CorruptSpoolFile, PayloadTooLarge, SpoolFileError
+from spoolrt.spooldir.inspect import describe_bytes
 
 KEY = b"property-test-key-0123456789abcdef"
 SIGNER = Signer([KEY])

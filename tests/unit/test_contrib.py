@@ -6,12 +6,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import flask
 import pytest
 
 import spoolrt
 from spoolrt.contrib._config import add_framework_key, derive_key, options_from_settings
 from spoolrt.contrib._serve import serve_arguments
-from spoolrt.errors import ConfigurationError
+from spoolrt.core.errors import ConfigurationError
 
 # --- settings -----------------------------------------------------------------------------------
 
@@ -104,8 +105,6 @@ def test_serve_help_is_passed_through_untouched() -> None:
 
 # --- Flask, in process --------------------------------------------------------------------------
 
-flask = pytest.importorskip("flask")
-
 
 def _flask_app(name: str = "contrib_test_app", **config: object) -> flask.Flask:
     app = flask.Flask(name)
@@ -171,7 +170,7 @@ def test_app_context_observer_wraps_each_run_and_drops_a_leftover_context() -> N
 
 def test_spooler_observers_reach_spooler_side_dispatchers_only() -> None:
     from spoolrt.contrib._config import add_spooler_observer
-    from spoolrt.dispatch import Dispatcher, _spooler_observers
+    from spoolrt.runtime.dispatch import Dispatcher, _spooler_observers
 
     class Hook:
         def started(self, envelope: object, spool_dir: str) -> None: ...

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from spoolrt import Retry, Skip, Spooler, TaskStatus
-from spoolrt.config import Settings
-from spoolrt.dispatch import Dispatcher
-from spoolrt.message import Envelope, encode_body, spool_vars
-from spoolrt.serializers import PickleSerializer, Signer
-from spoolrt.spooldir import iter_area, iter_pending
-from spoolrt.spoolfile import SpoolPacket, unpack
+from spoolrt.core.codec.envelope import Envelope, encode_body, spool_vars
+from spoolrt.core.codec.packet import SpoolPacket, unpack
+from spoolrt.core.codec.serializers import PickleSerializer, Signer
+from spoolrt.core.config import Settings
+from spoolrt.runtime.dispatch import Dispatcher
+from spoolrt.spooldir.listing import iter_area, iter_pending
 
 KEY = "unit-dispatch-key-0123456789"
 calls: list[Any] = []

@@ -10,10 +10,10 @@ import pytest
 
 import spoolrt
 from spoolrt import Spooler, SpoolerTask, backends
-from spoolrt.backends.eager import PATH_PREFIX, EagerBackend, EagerTaskFailed
-from spoolrt.errors import SerializationError, TaskFailed
-from spoolrt.outcomes import TaskStatus
-from spoolrt.tasks import current_task
+from spoolrt.api.tasks import current_task
+from spoolrt.core.errors import SerializationError, TaskFailed
+from spoolrt.core.outcomes import TaskStatus
+from spoolrt.runtime.eager import PATH_PREFIX, EagerBackend, EagerTaskFailed
 from spoolrt.testing import LocalSpool, assert_spooled, local_spool, spooled_tasks
 
 pytest_plugins = ["pytester"]
@@ -83,7 +83,7 @@ def test_eager_runs_the_task_at_call_time_and_the_handle_answers(tmp_path: Path)
 
 def test_eager_still_serialises_so_an_unpicklable_argument_fails_the_call() -> None:
     with spoolrt.eager(), pytest.raises(SerializationError):
-        greet(lambda: "x")
+        greet(lambda: "x")  # type: ignore[arg-type]
     assert calls == []
 
 

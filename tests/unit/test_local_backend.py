@@ -19,7 +19,12 @@ import pytest
 
 import spoolrt
 from spoolrt import Spooler, backends
-from spoolrt.announce import (
+from spoolrt.core.codec.envelope import decode_packet
+from spoolrt.core.codec.packet import FILE_PREFIX, unpack
+from spoolrt.core.errors import BackendUnavailable, ConfigurationError, UnknownSpooler
+from spoolrt.runtime.eager import EagerBackend
+from spoolrt.sending.backends.local import LocalBackend, peers
+from spoolrt.spooldir.presence import (
     HOST,
     KIND_UWSGI,
     KIND_WORKER,
@@ -28,11 +33,6 @@ from spoolrt.announce import (
     run_dir,
     start_token,
 )
-from spoolrt.backends.eager import EagerBackend
-from spoolrt.backends.local import LocalBackend, peers
-from spoolrt.errors import BackendUnavailable, ConfigurationError, UnknownSpooler
-from spoolrt.message import decode_packet
-from spoolrt.spoolfile import FILE_PREFIX, unpack
 
 KEY = "unit-test-key-0123456789abcdef"
 
@@ -76,7 +76,7 @@ def test_spool_dirs_come_from_the_environment_pathsep_separated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SPOOLRT_SPOOL_DIRS", os.pathsep.join([str(tmp_path / "a"), "", "/b"]))
-    spoolrt.config.reset()
+    spoolrt.core.config.reset()
     chosen = spoolrt.backend()
     assert chosen.name == "local"
     assert chosen.spooler_dirs() == [str(tmp_path / "a"), "/b"]
@@ -86,7 +86,7 @@ def test_configure_wins_over_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SPOOLRT_SPOOL_DIRS", "/from/env")
-    spoolrt.config.reset()
+    spoolrt.core.config.reset()
     spoolrt.configure(spool_dirs=[str(tmp_path)])
     assert spoolrt.backend().spooler_dirs() == [str(tmp_path)]
 
@@ -108,7 +108,7 @@ def test_order_forced_then_eager_then_uwsgi_then_local(
 
 def test_eager_setting_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPOOLRT_EAGER", "1")
-    spoolrt.config.reset()
+    spoolrt.core.config.reset()
     assert spoolrt.get_settings().eager is True
     assert isinstance(spoolrt.backend(), EagerBackend)
 
@@ -171,7 +171,7 @@ def test_another_directory_by_basename_or_path_and_unknown_refused(tmp_path: Pat
 
 def test_unpicklable_argument_fails_before_anything_is_written(spool: Path) -> None:
     with pytest.raises(spoolrt.SerializationError):
-        add(lambda: 1)
+        add(lambda: 1)  # type: ignore[arg-type]
     assert pending(spool) == []
 
 
@@ -180,7 +180,7 @@ def test_unpicklable_argument_fails_before_anything_is_written(spool: Path) -> N
 SPOOLER_STUB = textwrap.dedent(
     """
     import os, signal, sys, time
-    from spoolrt.announce import announce
+    from spoolrt.spooldir.presence import announce
     spool, kind, ordered, out = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
     busy = len(sys.argv) > 5
 

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from spoolrt.errors import BadSignature, CorruptSpoolFile, ForeignSpoolFile
-from spoolrt.message import (
+from spoolrt.core.codec.envelope import (
     Envelope,
     decode_body,
     decode_packet,
@@ -11,8 +10,9 @@ from spoolrt.message import (
     new_task_id,
     spool_vars,
 )
-from spoolrt.serializers import Signer
-from spoolrt.spoolfile import SpoolPacket
+from spoolrt.core.codec.packet import SpoolPacket
+from spoolrt.core.codec.serializers import Signer
+from spoolrt.core.errors import BadSignature, CorruptSpoolFile, ForeignSpoolFile
 
 KEY = b"k" * 32
 OTHER = b"o" * 32

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from spoolrt.errors import InvalidTaskOption
-from spoolrt.options import check_delay, check_priority, check_retries, resolve_at
+from spoolrt.core.errors import InvalidTaskOption
+from spoolrt.core.options import check_delay, check_priority, check_retries, resolve_at
 
 NOW = 1_800_000_000.0
 
@@ -55,6 +55,6 @@ def test_retries_and_delay_checks() -> None:
     for bad in (-1, 1.5, True, None):
         with pytest.raises(InvalidTaskOption):
             check_retries(bad)
-    for bad in (-0.1, float("nan"), "1"):
+    for bad_delay in (-0.1, float("nan"), "1"):
         with pytest.raises(InvalidTaskOption):
-            check_delay(bad)
+            check_delay(bad_delay)

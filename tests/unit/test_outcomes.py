@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from spoolrt.outcomes import (
+from spoolrt.core.outcomes import (
     Outcome,
     ResultProcessed,
     ResultRescheduled,

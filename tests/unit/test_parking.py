@@ -11,8 +11,9 @@ import pytest
 
 import spoolrt
 from spoolrt import Spooler, backends
-from spoolrt.backends.local import LocalBackend
-from spoolrt.parking import (
+from spoolrt.sending.backends.local import LocalBackend
+from spoolrt.spooldir.listing import iter_pending
+from spoolrt.spooldir.parking import (
     iter_parked,
     parked_dir,
     place_spool_file,
@@ -20,7 +21,6 @@ from spoolrt.parking import (
     promoted_path,
     should_park,
 )
-from spoolrt.spooldir import iter_pending
 
 NOW = 1_800_000_000.0
 
@@ -79,7 +79,7 @@ def test_racing_promoters_move_each_file_once(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def local_spool(tmp_path: Path):  # type: ignore[no-untyped-def]
+def local_spool(tmp_path: Path):
     spool = tmp_path / "spool"
     spool.mkdir()
     backends.force(LocalBackend([str(spool)]))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from spoolrt import spooldir
-from spoolrt.spooldir import (
+from spoolrt.spooldir import layout as spooldir
+from spoolrt.spooldir.layout import (
     FAILED,
     QUARANTINE,
     exposure_problems,

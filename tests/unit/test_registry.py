@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from spoolrt import Spooler, SpoolerTask
-from spoolrt.errors import DuplicateTaskName
-from spoolrt.tasks import task_functions, task_types
+from spoolrt.api.tasks import task_functions, task_types
+from spoolrt.core.errors import DuplicateTaskName
 
 SOURCE = """
 from spoolrt import Spooler
@@ -80,7 +80,7 @@ def test_abstract_intermediates_do_not_register() -> None:
 
 
 def test_decorator_options_are_checked_at_decoration_time() -> None:
-    from spoolrt.errors import InvalidTaskOption
+    from spoolrt.core.errors import InvalidTaskOption
 
     with pytest.raises(InvalidTaskOption):
 

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spoolrt.outcomes import TaskStatus
+from spoolrt.core.defaults import RESULT_TTL
+from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results import (
-    DEFAULT_RESULT_TTL,
     MemoryResultStore,
     ResultStore,
     SQLiteResultStore,
@@ -102,7 +102,7 @@ def test_enqueued_creates_a_queued_record_that_get_returns(store: ResultStore) -
         max_attempts=3,
         enqueued_at=T0,
         scheduled_for=T0 + 5,
-        expires_at=T0 + 5 + DEFAULT_RESULT_TTL,
+        expires_at=T0 + 5 + RESULT_TTL,
     )
 
 
@@ -237,7 +237,7 @@ def test_started_for_an_unknown_task_creates_a_complete_record(store: ResultStor
         "/spool/a",
     )
     assert (record.enqueued_at, record.scheduled_for) == (T0, T0 + 5)
-    assert record.expires_at == T0 + 10 + DEFAULT_RESULT_TTL
+    assert record.expires_at == T0 + 10 + RESULT_TTL
 
 
 def test_retrying_keeps_the_error_and_the_next_time(store: ResultStore) -> None:
@@ -291,7 +291,7 @@ def test_retrying_for_an_unknown_task_creates_it(store: ResultStore) -> None:
 
     record = must_get(store)
     assert (record.status, record.name, record.max_attempts) == (TaskStatus.RETRYING, "n", 4)
-    assert record.expires_at == T0 + 60 + DEFAULT_RESULT_TTL
+    assert record.expires_at == T0 + 60 + RESULT_TTL
 
 
 # --- finished ---------------------------------------------------------------------------------
@@ -358,7 +358,7 @@ def test_finished_for_an_unknown_task_still_creates_a_record(store: ResultStore)
         "n",
         "/s",
     )
-    assert (record.finished_at, record.expires_at) == (T0, T0 + DEFAULT_RESULT_TTL)
+    assert (record.finished_at, record.expires_at) == (T0, T0 + RESULT_TTL)
 
 
 def test_finished_records_start_and_pid_for_a_caller_that_skipped_started(
@@ -481,7 +481,7 @@ def test_purge_handles_more_records_than_one_batch(store: ResultStore) -> None:
 
 def test_a_pending_record_is_kept_while_it_waits(store: ResultStore, clock: FakeClock) -> None:
     store.enqueued(queued(enqueued_at=T0, scheduled_for=T0 + 30 * 86400))
-    clock.now = T0 + 30 * 86400 + DEFAULT_RESULT_TTL - 1
+    clock.now = T0 + 30 * 86400 + RESULT_TTL - 1
     assert store.get("t1") is not None
 
 
@@ -489,7 +489,7 @@ def test_a_step_after_a_long_backlog_keeps_the_record_alive(
     store: ResultStore, clock: FakeClock
 ) -> None:
     store.enqueued(queued(enqueued_at=T0))
-    late = T0 + DEFAULT_RESULT_TTL - 1
+    late = T0 + RESULT_TTL - 1
     store.started("t1", 1, at=late)
 
     clock.now = late + 3600

@@ -1,4 +1,4 @@
-"""Schedules, missed-slot policies, slot claims and the ticker (spoolrt.scheduling)."""
+"""Schedules, missed-slot policies, slot claims and the ticker (spoolrt.api.schedules)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spoolrt.errors import ConfigurationError, DuplicateTaskName, InvalidTaskOption
-from spoolrt.scheduling import (
+from spoolrt.api.schedules import (
     CronSchedule,
     IntervalSchedule,
     MissedSlotPolicy,
@@ -36,6 +35,7 @@ from spoolrt.scheduling import (
     periodic,
     slot_key,
 )
+from spoolrt.core.errors import ConfigurationError, DuplicateTaskName, InvalidTaskOption
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -758,7 +758,7 @@ def test_ticker_logs_a_failing_schedule_and_runs_the_others(
 ) -> None:
     registry = _registry(broken=_BrokenSchedule(60), fine=periodic(60))
     ticker = ScheduleTicker(registry, SlotClaims(tmp_path), started_at=utc(2024, 1, 1, 10, 0, 30))
-    with caplog.at_level(logging.ERROR, logger="spoolrt.scheduling"):
+    with caplog.at_level(logging.ERROR, logger="spoolrt.schedule"):
         due = ticker.tick(utc(2024, 1, 1, 10, 1))
     assert [d.name for d in due] == ["fine"]
     assert "'broken'" in caplog.text

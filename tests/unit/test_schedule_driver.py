@@ -16,18 +16,27 @@ from typing import Any
 import pytest
 
 import spoolrt
-import spoolrt.config
-from spoolrt import Spooler, TaskFunction, schedule_uwsgi
-from spoolrt import schedule as schedule_module
+import spoolrt.core.config
+from spoolrt import Spooler, TaskFunction
+from spoolrt.api.schedules import (
+    CronSchedule,
+    IntervalSchedule,
+    MissedSlotPolicy,
+    ScheduleDriver,
+    find_scheduled,
+    registry,
+    run_scheduled,
+    slot_key,
+)
+from spoolrt.api.schedules import ticking as schedule_module
+from spoolrt.api.schedules.classes import ScheduledTask, autodiscover
+from spoolrt.api.schedules.web import INTERNAL_CALL_KEY, WebTask, WebTaskFailed, web_task, web_tasks
 from spoolrt.contrib.wsgi import guard, normalize_path
-from spoolrt.dispatch import Dispatcher
-from spoolrt.errors import DuplicateTaskName, InvalidTaskOption, UnknownTask
-from spoolrt.outcomes import TaskStatus
-from spoolrt.schedule import ScheduleDriver, find_scheduled, registry, run_scheduled
-from spoolrt.scheduled import ScheduledTask, autodiscover
-from spoolrt.scheduling import CronSchedule, IntervalSchedule, MissedSlotPolicy, slot_key
-from spoolrt.spoolfile import unpack
-from spoolrt.webtask import INTERNAL_CALL_KEY, WebTask, WebTaskFailed, web_task, web_tasks
+from spoolrt.core.codec.packet import unpack
+from spoolrt.core.errors import DuplicateTaskName, InvalidTaskOption, UnknownTask
+from spoolrt.core.outcomes import TaskStatus
+from spoolrt.runtime import ticker as schedule_uwsgi
+from spoolrt.runtime.dispatch import Dispatcher
 
 UTC = timezone.utc
 
@@ -568,7 +577,7 @@ def test_the_handler_ticks_and_never_raises(
     schedule_uwsgi.install(fake)  # type: ignore[arg-type]
     handler = fake.registered[254][1]
     ticks: list[int] = []
-    monkeypatch.setattr(schedule_module, "tick", lambda: ticks.append(1) or [])
+    monkeypatch.setattr(schedule_module, "tick", lambda: ticks.append(1))
     handler(254)
     assert ticks == [1]
 

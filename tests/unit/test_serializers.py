@@ -10,12 +10,12 @@ import pytest
 
 import spoolrt
 from spoolrt import Spooler, TaskStatus, backends
-from spoolrt.config import get_settings
-from spoolrt.dispatch import Dispatcher
-from spoolrt.errors import PayloadDecodeError, SerializationError
-from spoolrt.message import decode_packet
-from spoolrt.serializers import JsonSerializer, PickleSerializer, get_serializer
-from spoolrt.spoolfile import unpack
+from spoolrt.core.codec.envelope import decode_packet
+from spoolrt.core.codec.packet import unpack
+from spoolrt.core.codec.serializers import JsonSerializer, PickleSerializer, get_serializer
+from spoolrt.core.config import get_settings
+from spoolrt.core.errors import PayloadDecodeError, SerializationError
+from spoolrt.runtime.dispatch import Dispatcher
 from tests.unit.test_call_site_errors import DirBackend
 
 seen: list[Any] = []

@@ -14,19 +14,19 @@ import pytest
 
 import spoolrt
 from spoolrt import Spooler, TaskStatus
-from spoolrt.config import Settings, get_settings
-from spoolrt.dispatch import Dispatcher
-from spoolrt.errors import BadSignature, ConfigurationError
-from spoolrt.message import Envelope, decode_body, encode_body, spool_vars
-from spoolrt.serializers import (
+from spoolrt.core.codec.envelope import Envelope, decode_body, encode_body, spool_vars
+from spoolrt.core.codec.packet import SpoolPacket, unpack
+from spoolrt.core.codec.serializers import (
     PickleSerializer,
     Signer,
     default_key_file,
     load_or_create_key_file,
     signer_from_environment,
 )
-from spoolrt.spooldir import iter_area, iter_pending
-from spoolrt.spoolfile import SpoolPacket, unpack
+from spoolrt.core.config import Settings, get_settings
+from spoolrt.core.errors import BadSignature, ConfigurationError
+from spoolrt.runtime.dispatch import Dispatcher
+from spoolrt.spooldir.listing import iter_area, iter_pending
 
 OLD = "old-key-0123456789abcdef"
 NEW = "new-key-0123456789abcdef"
@@ -224,7 +224,7 @@ def test_configure_signing_off_warns_and_runs_unsigned_files(
 
 def test_environment_switch_turns_signing_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPOOLRT_UNSAFE_NO_SIGNING", "1")
-    spoolrt.config.reset()
+    spoolrt.core.config.reset()
     assert get_settings().signing is False and get_settings().signer() is None
     assert not Path(os.environ["SPOOLRT_KEY_FILE"]).exists()
 

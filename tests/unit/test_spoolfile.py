@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from spoolrt.errors import CorruptSpoolFile, PayloadTooLarge
-from spoolrt.spoolfile import SpoolPacket, from_callable_env, pack, unpack
+from spoolrt.core.codec.packet import SpoolPacket, from_callable_env, pack, unpack
+from spoolrt.core.errors import CorruptSpoolFile, PayloadTooLarge
 
 # What uWSGI 2.0.31 wrote for uwsgi.spool({b'k': b'hello', b'mode': b'ok', b'body': b'BODY'})
 UWSGI_HEXDUMP = "1114 0000 0100 6b05 0068 656c 6c6f 0400 6d6f 6465 0200 6f6b 424f 4459"
@@ -62,7 +62,7 @@ def test_malformed_bytes_raise_corrupt_spool_file(data: bytes) -> None:
 
 
 def test_callable_env_with_mixed_key_types_is_normalised() -> None:
-    env = {
+    env: dict[object, object] = {
         "spooler_task_name": b"uwsgi_spoolfile_on_h_1_2",
         b"spoolrt": b"1",
         b"at": b"123",

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from spoolrt.outcomes import TaskStatus
+from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results import ResultStoreError, SQLiteResultStore, TaskRecord, supersedes
-from spoolrt.results.sqlite import SCHEMA_VERSION
+from spoolrt.results.sqlite_schema import SCHEMA_VERSION
 
 FORK = multiprocessing.get_context("fork")
 WRITERS = 4
@@ -293,7 +293,7 @@ def test_the_file_is_in_wal_mode_with_normal_sync(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "results.sqlite3") as other:
         assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert other.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
-    connection = store._conn
+    connection = store._db._conn
     assert connection is not None
     assert connection.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
 

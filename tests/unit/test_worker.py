@@ -15,12 +15,15 @@ from pathlib import Path
 import pytest
 
 from spoolrt import Spooler, backends
-from spoolrt.announce import list_announcements
-from spoolrt.dispatch import Dispatcher
-from spoolrt.spooldir import write_spool_file
-from spoolrt.spoolfile import FILE_PREFIX
+from spoolrt.cli import worker_main
+from spoolrt.core.codec.packet import FILE_PREFIX
+from spoolrt.runtime.dispatch import Dispatcher
+from spoolrt.runtime.worker import Worker
+from spoolrt.spooldir.claim import claim
+from spoolrt.spooldir.layout import write_spool_file
+from spoolrt.spooldir.listing import pending_files
+from spoolrt.spooldir.presence import list_announcements
 from spoolrt.testing import LocalSpool, local_spool
-from spoolrt.worker import Worker, claim, pending_files, worker_main
 
 ran: list[str] = []
 

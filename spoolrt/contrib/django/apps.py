@@ -7,6 +7,10 @@ from typing import Any
 from django.apps import AppConfig
 from django.test.signals import setting_changed
 
+from spoolrt.contrib._config import add_spooler_observer
+from spoolrt.contrib.django.conf import autodiscover, configure_from_settings
+from spoolrt.contrib.django.db import CloseOldConnections
+
 
 class SpoolrtConfig(AppConfig):
     name = "spoolrt.contrib.django"
@@ -14,10 +18,6 @@ class SpoolrtConfig(AppConfig):
     verbose_name = "spoolrt"
 
     def ready(self) -> None:
-        from .._config import add_spooler_observer
-        from .conf import autodiscover, configure_from_settings
-        from .db import CloseOldConnections
-
         configure_from_settings()
         setting_changed.connect(_settings_changed, dispatch_uid="spoolrt.contrib.django")
         add_spooler_observer(CloseOldConnections())
@@ -27,6 +27,4 @@ class SpoolrtConfig(AppConfig):
 def _settings_changed(*, setting: str, **_: Any) -> None:
     """``override_settings(SPOOLRT=...)`` (or of the keys the signing key comes from) in tests."""
     if setting in ("SPOOLRT", "SECRET_KEY", "SECRET_KEY_FALLBACKS"):
-        from .conf import configure_from_settings
-
         configure_from_settings()

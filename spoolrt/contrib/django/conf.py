@@ -9,9 +9,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import autodiscover_modules
 
-from ...config import configure, get_settings
-from ...errors import ConfigurationError
-from .._config import add_framework_key, options_from_settings
+from spoolrt.contrib._config import add_framework_key, options_from_settings
+from spoolrt.core.config import configure, get_settings
+from spoolrt.core.errors import ConfigurationError
 
 SETTING = "SPOOLRT"
 #: Keys of the integration itself, not ``spoolrt.configure()`` options.

@@ -6,7 +6,7 @@ import os
 import traceback
 
 from spoolrt import Spooler
-from spoolrt.tasks import task_functions
+from spoolrt.api.tasks import task_functions
 
 importlib.import_module(os.environ["SPOOLRT_TASKS"])
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import coretasks
 
 from spoolrt import Spooler
-from spoolrt.tasks import task_functions
+from spoolrt.api.tasks import task_functions
 
 
 def _postpone(value):
@@ -81,7 +81,7 @@ def status(req):
 
 def statuses(req):
     """Poll many ids at once (the concurrency test's readers)."""
-    counts = {}
+    counts: dict[str, int] = {}
     for task_id in req["ids"]:
         handle = Spooler.get_result(task_id)
         key = handle.status.value if handle is not None and handle.status else "unknown"

@@ -9,7 +9,7 @@ import tasks_b  # noqa: F401
 from recorder import record
 
 from spoolrt import Spooler, SpoolerTask, TaskResult
-from spoolrt.tasks import current_task
+from spoolrt.api.tasks import current_task
 
 
 @Spooler.task()
@@ -47,7 +47,7 @@ def explicit(tag, kind):
 
 @Spooler.task(retries=2, retry_delay=1)
 def always_fails(tag):
-    record("always_fails", tag=tag, attempt=current_task().attempt)
+    record("always_fails", tag=tag, attempt=_attempt())
     raise RuntimeError(f"boom {tag}")
 
 
@@ -93,7 +93,7 @@ def slow(tag, seconds):
 @Spooler.task(retries=1, retry_delay=0.2)
 def kills_its_process(tag):
     """Dies mid-run every time, as a task does under harakiri or the OOM killer."""
-    record("kills_its_process", tag=tag, attempt=current_task().attempt)
+    record("kills_its_process", tag=tag, attempt=_attempt())
     os.kill(os.getpid(), 9)
 
 
@@ -103,3 +103,9 @@ class Greeting(SpoolerTask):
     def process(self):
         record("greeting", payload=self.payload, message=self.message)
         return TaskResult(self.payload)
+
+
+def _attempt() -> int:
+    task = current_task()
+    assert task is not None, "called outside a running task"
+    return task.attempt

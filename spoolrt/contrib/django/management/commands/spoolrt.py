@@ -19,8 +19,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from spoolrt.config import get_settings
+from spoolrt.cli import main
 from spoolrt.contrib._serve import import_root, serve_arguments
+from spoolrt.core.config import get_settings
 
 SPOOLER_MODULE = "spoolrt.contrib.django.spooler"
 
@@ -49,8 +50,6 @@ class Command(BaseCommand):
 
 
 def run(argv: list[str]) -> int:
-    from spoolrt.cli import main
-
     return main(cli_arguments(argv))
 
 

@@ -1,0 +1,225 @@
+"""The spoolrt envelope: what a spool file means, signed (pure: no I/O, no uwsgi).
+
+Everything that decides what runs lives in the body, under one MAC::
+
+    b"SPRT" <u8 version> <32-byte HMAC-SHA256> <u32le header size> <header JSON> <payload>
+
+The MAC covers every byte after itself. The vars of the spool file hold only what uWSGI itself
+reads (``spooler``, ``priority``, ``at``) and the ``spoolrt`` marker; they are never trusted.
+The header is JSON so a tool can show a file it cannot verify without running anything; the
+payload is only deserialised after the MAC verified.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from spoolrt.core.codec.packet import KEY_AT, KEY_PRIORITY, KEY_SPOOLER, SpoolPacket
+from spoolrt.core.codec.serializers import MAC_SIZE, Signer
+from spoolrt.core.errors import BadSignature, CorruptSpoolFile, ForeignSpoolFile
+
+MAGIC = b"SPRT"
+VERSION = 1
+MARKER_KEY = b"spoolrt"
+MARKER_VALUE = b"1"
+_PREFIX = ENVELOPE_PREFIX = struct.Struct("<4sB32sI")
+_UNSIGNED_MAC = bytes(MAC_SIZE)
+_HEADER_ENCODER = json.JSONEncoder(separators=(",", ":"))  # reused: enqueue is a hot path
+_HEADER_DECODER = json.JSONDecoder()
+
+_id_prefix = ""
+_id_pid = -1
+_id_counter = 0
+
+
+def new_task_id() -> str:
+    """A unique, roughly time-ordered id: 8 random hex digits per process, then a counter.
+
+    Cheaper than uuid4 on the enqueue path; unique across processes (random prefix, re-drawn after
+    fork) and within one (counter) and sortable by time of enqueue within a process.
+    """
+    global _id_prefix, _id_pid, _id_counter
+    pid = os.getpid()
+    if pid != _id_pid:
+        _id_pid, _id_prefix, _id_counter = pid, os.urandom(5).hex(), 0
+    _id_counter += 1
+    return f"{time.time_ns() // 1_000_000:x}-{_id_prefix}-{_id_counter:x}"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One task, as spooled. ``attempt`` is 1 for the first run and grows with each retry."""
+
+    task_id: str
+    type_id: str
+    message: str = ""
+    name: str = ""
+    payload: bytes = b""
+    serializer: str = "pickle"
+    attempt: int = 1
+    retries: int = 3
+    retry_delay: float = 1.0
+    at: float | None = None
+    priority: int | None = None
+    spooler: str = ""
+    enqueued_at: float = 0.0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_attempts(self) -> int:
+        return self.retries + 1
+
+    @property
+    def label(self) -> str:
+        """What a person calls this task: the function name, else the message."""
+        return self.name or self.message or self.type_id
+
+    def next_attempt(self, at: float) -> Envelope:
+        return replace(self, attempt=self.attempt + 1, at=at)
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "id": self.task_id,
+            "type": self.type_id,
+            "msg": self.message,
+            "name": self.name,
+            "ser": self.serializer,
+            "attempt": self.attempt,
+            "retries": self.retries,
+            "delay": self.retry_delay,
+            "at": self.at,
+            "prio": self.priority,
+            "spooler": self.spooler,
+            "ts": self.enqueued_at,
+            "opts": self.options,
+        }
+
+    @classmethod
+    def from_header(cls, header: dict[str, Any], payload: bytes) -> Envelope:
+        try:
+            envelope = cls(
+                task_id=str(header["id"]),
+                type_id=str(header["type"]),
+                message=str(header.get("msg", "")),
+                name=str(header.get("name", "")),
+                payload=payload,
+                serializer=str(header.get("ser", "pickle")),
+                attempt=int(header.get("attempt", 1)),
+                retries=int(header.get("retries", 0)),
+                retry_delay=float(header.get("delay", 1.0)),
+                at=None if header.get("at") is None else float(header["at"]),
+                priority=None if header.get("prio") is None else int(header["prio"]),
+                spooler=str(header.get("spooler", "")),
+                enqueued_at=float(header.get("ts", 0.0)),
+                options=dict(header.get("opts") or {}),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            # OverflowError: JSON allows 1e400 (float inf) and 400-digit ints, which int()/float()
+            # refuse; it must not escape as a non-spoolrt error (the callable would loop on it).
+            raise CorruptSpoolFile(f"envelope header is malformed: {exc!r}") from exc
+        # Values the retry policy refuses would make the dispatcher fail on every scan.
+        if envelope.attempt < 1 or envelope.retries < 0 or not 0 <= envelope.retry_delay < 1e12:
+            raise CorruptSpoolFile(
+                f"envelope header is out of range: attempt={envelope.attempt} "
+                f"retries={envelope.retries} delay={envelope.retry_delay}"
+            )
+        return envelope
+
+
+def encode_body(envelope: Envelope, signer: Signer | None) -> bytes:
+    """The spool-file body for ``envelope``, signed when a signer is given."""
+    header = _HEADER_ENCODER.encode(envelope.header()).encode()
+    signed_part = struct.pack("<I", len(header)) + header + envelope.payload
+    mac = signer.sign(signed_part) if signer is not None else _UNSIGNED_MAC
+    return MAGIC + bytes((VERSION,)) + mac + signed_part
+
+
+def spool_vars(envelope: Envelope) -> dict[bytes, bytes]:
+    """The vars uWSGI reads; spoolrt keeps only its marker beside them and trusts none of them."""
+    out = {MARKER_KEY: MARKER_VALUE}
+    if envelope.spooler:
+        out[KEY_SPOOLER] = envelope.spooler.encode()
+    if envelope.priority is not None:
+        out[KEY_PRIORITY] = str(envelope.priority).encode()
+    if envelope.at is not None:
+        # uWSGI compares whole seconds; rounding up means "never before at".
+        out[KEY_AT] = str(math.ceil(envelope.at)).encode()
+    return out
+
+
+def _split(body: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+    """Split a body into (mac, signed part, header bytes, payload) by its declared sizes.
+
+    Only bounds are checked here, nothing is parsed: a body cut short or declaring more than it
+    holds is ``CorruptSpoolFile`` (a clearer reason than a failing MAC), decided before any byte
+    of it is trusted.
+    """
+    if body[:4] != MAGIC:
+        raise ForeignSpoolFile("the body does not start with spoolrt's envelope")
+    if len(body) < _PREFIX.size:
+        raise CorruptSpoolFile(f"envelope of {len(body)} bytes is shorter than its prefix")
+    _magic, version, mac, header_size = _PREFIX.unpack_from(body)
+    if version != VERSION:
+        raise CorruptSpoolFile(f"envelope version {version} is not supported")
+    start = _PREFIX.size
+    if start + header_size > len(body):
+        raise CorruptSpoolFile(
+            f"envelope header of {header_size} bytes runs past the body ({len(body)} bytes): "
+            "truncated"
+        )
+    return mac, body[start - 4 :], body[start : start + header_size], body[start + header_size :]
+
+
+def _parse_header(raw: bytes) -> dict[str, Any]:
+    try:
+        # decode + a reused decoder: json.loads(bytes) sniffs the encoding on every call, and
+        # this runs once per task on the spooler's hot path.
+        header = _HEADER_DECODER.decode(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[..." nested too deep
+        raise CorruptSpoolFile(f"envelope header is not JSON: {exc}") from exc
+    if not isinstance(header, dict):
+        raise CorruptSpoolFile("envelope header is not an object")
+    return header
+
+
+def read_header(body: bytes) -> tuple[bytes, bytes, dict[str, Any], bytes]:
+    """Split a body into (mac, signed part, header, payload) without verifying anything.
+
+    For tools that show a file they cannot verify; the header is JSON, so reading it runs
+    nothing. Raises only ``ForeignSpoolFile`` or ``CorruptSpoolFile``.
+    """
+    mac, signed, raw_header, payload = _split(body)
+    return mac, signed, _parse_header(raw_header), payload
+
+
+def decode_body(body: bytes, signer: Signer | None) -> Envelope:
+    """Verify and decode a body. With a signer, an unsigned or altered body is ``BadSignature``.
+
+    The MAC is checked before the header is parsed. Raises only ``ForeignSpoolFile``,
+    ``CorruptSpoolFile`` or ``BadSignature``.
+    """
+    mac, signed, raw_header, payload = _split(body)
+    if signer is not None and not signer.verify(signed, mac):
+        raise BadSignature(
+            "the envelope's MAC does not verify with any accepted key "
+            "(forged, altered, cut short inside the payload, or signed with another key)"
+        )
+    return Envelope.from_header(_parse_header(raw_header), payload)
+
+
+def is_spoolrt_packet(packet: SpoolPacket) -> bool:
+    """Whether a packet claims to be spoolrt's (it still has to verify)."""
+    return packet.vars.get(MARKER_KEY) == MARKER_VALUE or packet.body.startswith(MAGIC)
+
+
+def decode_packet(packet: SpoolPacket, signer: Signer | None) -> Envelope:
+    """Decode a spool packet that should hold a spoolrt envelope."""
+    if not is_spoolrt_packet(packet):
+        raise ForeignSpoolFile("no spoolrt marker: this spool file was not written by spoolrt")
+    return decode_body(packet.body, signer)

@@ -1,0 +1,70 @@
+"""Every default spoolrt uses, in one place, each with the reason for its value."""
+
+from __future__ import annotations
+
+#: Retries after the first attempt: a task runs at most ``RETRIES + 1`` times. Celery's default;
+#: enough to ride out a deploy or a flaky network call, few enough to fail fast on a real bug.
+RETRIES = 3
+
+#: Seconds before the first retry; later retries double it (see ``outcomes.RetryPolicy``).
+RETRY_DELAY = 1.0
+
+#: Longest wait between two attempts, whatever the backoff says.
+RETRY_CAP = 3600.0
+
+#: Serializer for arguments and results. Pickle is what uwsgiconf users already send; every
+#: envelope is signed, so a pickle is never loaded from a file that spoolrt did not write.
+SERIALIZER = "pickle"
+
+#: Seconds ahead beyond which a postponed task (or a retry) is parked outside the directory
+#: uWSGI scans, and moved in when it comes within this much of its time. uWSGI stats every
+#: file on every pass: 100,000 waiting files cost an idle enqueue ~100 ms. A minute keeps the
+#: scanned directory to about a minute's worth of future tasks (see ``spoolrt.spooldir.parking``).
+PARK_AFTER = 60.0
+
+#: Directory scans per second asked of uWSGI by the shipped configs. ``at`` (postpone and
+#: retry delays) has this precision; enqueue still wakes an idle spooler at once.
+SPOOLER_FREQUENCY = 1
+
+#: What the result store keeps of a task: status and return value, status only, or nothing.
+RESULT_MODES = ("all", "status", "off")
+
+#: The default result mode: a handle's ``result()`` works without asking for it.
+RESULTS = "all"
+
+RESULT_TTL: float = 7 * 24 * 3600.0
+"""Seconds a finished task's record (status, result, error) is kept: 7 days.
+
+Handles usually read a result within seconds, so the TTL is not for them; it is for people. A
+failure on Friday night must still be there to inspect on Monday morning, with a margin for a
+long weekend. Longer than that, and the store of a busy site grows without anyone looking at it
+(about 200 bytes a task before results: 1 M tasks a day is ~1.4 GB a week). Users who need
+raw speed or small files lower it per task or turn results off; failed tasks also stay on disk
+in the spooler's failed area, whatever the TTL. A record that has not finished is kept at least
+this long past its last activity, so a long backlog does not lose its rows.
+"""
+
+STORE_BUSY_TIMEOUT: float = 30.0
+"""Seconds a write waits for SQLite's single write lock before giving up with an error.
+
+Writes hold the lock for tens of microseconds, so reaching this means something is wrong (a
+process stopped while holding it in a long transaction, a full or read-only disk); until then
+callers never see ``database is locked``.
+"""
+
+STORE_PURGE_INTERVAL: float = 300.0
+"""Seconds between opportunistic purges of expired records, across all processes sharing a store.
+
+Reads already hide expired records, so this only bounds how long their bytes stay on disk; a
+purge scans the table, so doing it every few minutes keeps its cost invisible.
+"""
+
+STATE_DIR: str = ".spoolrt"
+"""Directory, inside the spool directory, for spoolrt's own files.
+
+uWSGI only runs files named ``uwsgi_spoolfile_on_*`` and numeric priority directories, so a
+dot-directory beside them is never scanned as a task.
+"""
+
+RESULTS_FILENAME: str = "results.sqlite3"
+"""File name of the embedded SQLite store inside ``STATE_DIR``."""

@@ -1,0 +1,144 @@
+"""What a task run ends in, what a task is doing, and when it may try again (pure).
+
+A task's ``process()`` returns ``None`` (skipped), a ``TaskResult`` (its kind) or any other value
+(processed), or raises (rescheduled). The dispatcher turns that into an ``Outcome`` and does the
+bookkeeping itself; uWSGI's return codes never leak out of the uwsgi backend.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any, ClassVar
+
+
+class Outcome(str, Enum):
+    """How one run of a task ended."""
+
+    PROCESSED = "processed"
+    SKIPPED = "skipped"
+    RESCHEDULED = "rescheduled"
+
+
+class TaskStatus(str, Enum):
+    """Where a task is in its life. Transitions::
+
+    queued ─┐                ┌─> done
+    scheduled ─> running ────┼─> skipped
+                   ^         ├─> retrying ─> running ...
+                   │         ├─> failed        (retries used up; kept in the failed area)
+                   └─ retry ─┘   quarantined   (file could not be trusted or resolved)
+    """
+
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    QUARANTINED = "quarantined"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+#: The statuses a task never leaves: done, skipped, failed, quarantined.
+FINAL_STATUSES = frozenset(
+    {TaskStatus.DONE, TaskStatus.SKIPPED, TaskStatus.FAILED, TaskStatus.QUARANTINED}
+)
+
+
+class TaskResult:
+    """A task's explicit verdict on its own run, with an optional value to keep as its result."""
+
+    outcome: ClassVar[Outcome] = Outcome.PROCESSED
+
+    def __init__(self, result: Any = None, *, exception: BaseException | None = None) -> None:
+        self.result = result
+        self.exception = exception
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.result!r})"
+
+
+class ResultProcessed(TaskResult):
+    """Done: the spool file is removed and ``result`` is kept as the task's result."""
+
+    outcome = Outcome.PROCESSED
+
+
+class ResultSkipped(TaskResult):
+    """Skipped: final, the spool file is removed, nothing is retried."""
+
+    outcome = Outcome.SKIPPED
+
+
+class ResultRescheduled(TaskResult):
+    """Try again later; counts as an attempt.
+
+    ``delay`` (seconds or timedelta) or ``at`` (aware datetime) override the retry policy's delay.
+    """
+
+    outcome = Outcome.RESCHEDULED
+
+    def __init__(
+        self,
+        result: Any = None,
+        *,
+        exception: BaseException | None = None,
+        delay: float | timedelta | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        super().__init__(result, exception=exception)
+        self.delay = delay
+        self.at = at
+
+
+def to_task_result(returned: Any) -> TaskResult:
+    """Map what ``process()`` returned to a ``TaskResult``: None skips, anything else processes."""
+    if isinstance(returned, TaskResult):
+        return returned
+    if returned is None:
+        return ResultSkipped()
+    return ResultProcessed(returned)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with a cap and full jitter on the upper half.
+
+    Attempt ``n`` (1-based, the one that just failed) waits
+    ``min(cap, base * factor ** (n - 1))`` scaled into ``[0.5, 1.0]`` of itself by jitter, so a
+    burst of failures does not come back as a burst.
+    """
+
+    retries: int = 3
+    delay: float = 1.0
+    factor: float = 2.0
+    cap: float = 3600.0
+    jitter: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.retries, int) or isinstance(self.retries, bool) or self.retries < 0:
+            raise ValueError(f"retries must be a non-negative int, not {self.retries!r}")
+        if self.delay < 0 or self.cap < 0 or self.factor < 1:
+            raise ValueError("retry delay and cap must be >= 0 and factor >= 1")
+
+    @property
+    def max_attempts(self) -> int:
+        return self.retries + 1
+
+    def can_retry(self, attempt: int) -> bool:
+        """True when the run numbered ``attempt`` (1-based) may be followed by another."""
+        return attempt < self.max_attempts
+
+    def delay_for(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait after the run numbered ``attempt`` failed."""
+        raw = min(self.cap, self.delay * self.factor ** max(0, attempt - 1))
+        if not self.jitter or raw == 0:
+            return raw
+        return raw * (0.5 + 0.5 * (rng or random).random())

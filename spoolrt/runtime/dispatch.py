@@ -1,0 +1,335 @@
+"""The spooler side: decode a spool file, run its task, and do the bookkeeping of the outcome.
+
+Whatever happens, the file that came in is finished with once ``Dispatcher.run`` returns: the
+task was done or skipped, or a new file holds its next attempt (written *before* the old one
+goes, so a crash in between runs it twice, never zero times), or a copy sits in the failed or
+quarantine area with the reason. Under uWSGI that means the callable always answers
+``SPOOL_OK``: uWSGI's own retry codes re-run a file forever at every scan.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from spoolrt.api.tasks import SpoolerTask
+from spoolrt.core.codec.envelope import Envelope, decode_packet, encode_body, spool_vars
+from spoolrt.core.codec.packet import SpoolPacket, pack
+from spoolrt.core.codec.serializers import get_serializer
+from spoolrt.core.config import Settings, get_settings
+from spoolrt.core.errors import (
+    Retry,
+    Skip,
+    SpoolFileError,
+    TaskInterrupted,
+    UnknownTask,
+    UnknownTaskType,
+)
+from spoolrt.core.outcomes import (
+    Outcome,
+    ResultRescheduled,
+    ResultSkipped,
+    RetryPolicy,
+    TaskResult,
+    TaskStatus,
+    to_task_result,
+)
+from spoolrt.core.registry import FUNCTION_CALL_TYPE, task_functions, task_types
+from spoolrt.results.tracking import StoreObserver
+from spoolrt.spooldir.layout import FAILED, QUARANTINE, keep_aside
+from spoolrt.spooldir.parking import place_spool_file
+
+log = logging.getLogger("spoolrt")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What became of one spool file."""
+
+    status: TaskStatus
+    envelope: Envelope | None = None
+    result: Any = None
+    error: str = ""
+    traceback: str = ""
+    reason: str = ""
+    next_path: str = ""
+    next_at: float | None = None
+    kept_path: str = ""
+
+    @property
+    def task_id(self) -> str:
+        return self.envelope.task_id if self.envelope else ""
+
+
+class DispatchObserver(Protocol):
+    """Told about each run (the result store is one). It must not raise; if it does, the
+    error is logged and the task's bookkeeping goes on."""
+
+    def started(self, envelope: Envelope, spool_dir: str) -> str | None:
+        """Called before the task runs. Returns why the previous run of this very attempt never
+        finished (its process died: harakiri, OOM, kill -9) when the observer can tell, else
+        None."""
+
+    def finished(self, report: Report, spool_dir: str) -> None: ...
+
+
+#: Observers every spooler-side dispatcher of this process consults (uWSGI spooler, worker):
+#: framework hooks such as Django's connection closing or Flask's app context.
+_spooler_observers: list[DispatchObserver] = []
+
+
+def add_spooler_observer(observer: DispatchObserver) -> None:
+    """Have every spooler-side dispatcher of this process tell ``observer`` about each run,
+    replacing one of the same type (setting an app up twice must not hook it twice)."""
+    _spooler_observers[:] = [o for o in _spooler_observers if type(o) is not type(observer)]
+    _spooler_observers.append(observer)
+
+
+class Dispatcher:
+    """Runs spool files. By default it records runs in the result store and also tells the
+    observers added with ``add_spooler_observer``; ``spooler_side=False`` (eager mode, which
+    runs inside the caller's own request) leaves those out."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        observers: list[DispatchObserver] | None = None,
+        *,
+        spooler_side: bool = True,
+    ) -> None:
+        self._settings = settings
+        if observers is None:
+            observers = [StoreObserver()]
+        self.own_observers: list[DispatchObserver] = list(observers)
+        self.spooler_side = spooler_side
+
+    @property
+    def observers(self) -> list[DispatchObserver]:
+        """This dispatcher's observers, then the process-wide spooler ones (read at each run,
+        so hooks added after the dispatcher was made still apply)."""
+        extra = _spooler_observers if self.spooler_side else []
+        return [*self.own_observers, *extra]
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings or get_settings()
+
+    # --- the one entry point ------------------------------------------------------------------
+
+    def run(self, spool_dir: str, file_name: str, packet: SpoolPacket) -> Report:
+        """Run the task in ``packet`` (found as ``file_name`` in ``spool_dir``) to an outcome.
+
+        Raises only when the bookkeeping itself fails (e.g. the disk is full): then the caller
+        must keep the original file so nothing is lost.
+        """
+        signer = self.settings.signer()
+        try:
+            envelope = decode_packet(packet, signer)
+        except SpoolFileError as exc:
+            return self._quarantine(spool_dir, file_name, packet, None, exc.reason, str(exc))
+        task_cls = task_types.get(envelope.type_id)
+        if task_cls is None:
+            missing = UnknownTaskType(f"no SpoolerTask with type_id {envelope.type_id!r}")
+            return self._quarantine(
+                spool_dir, file_name, packet, envelope, missing.reason, str(missing)
+            )
+        try:
+            payload = get_serializer(envelope.serializer).loads(envelope.payload)
+            _check_resolvable(task_cls, payload)
+        except SpoolFileError as exc:
+            return self._quarantine(spool_dir, file_name, packet, envelope, exc.reason, str(exc))
+        except UnknownTask as exc:
+            return self._quarantine(spool_dir, file_name, packet, envelope, exc.reason, str(exc))
+
+        interruption = self._start(envelope, spool_dir)
+        result: TaskResult
+        if interruption:
+            # A run that kills its process (harakiri, OOM) would otherwise re-run at every scan
+            # forever: the lost run counts as a failed attempt, with backoff, like an exception.
+            result, tb = ResultRescheduled(exception=TaskInterrupted(interruption)), ""
+        else:
+            result, tb = _run_task(task_cls(file_name, envelope.message, payload, envelope))
+        report = self._settle(spool_dir, file_name, packet, envelope, result, tb)
+        self._notify("finished", report, spool_dir)
+        return report
+
+    # --- outcomes -----------------------------------------------------------------------------
+
+    def _settle(
+        self,
+        spool_dir: str,
+        file_name: str,
+        packet: SpoolPacket,
+        envelope: Envelope,
+        result: TaskResult,
+        tb: str,
+    ) -> Report:
+        error = _describe(result.exception)
+        if result.outcome is Outcome.PROCESSED:
+            return Report(TaskStatus.DONE, envelope, result=result.result)
+        if result.outcome is Outcome.SKIPPED:
+            return Report(TaskStatus.SKIPPED, envelope, result=result.result, error=error)
+
+        policy = RetryPolicy(
+            retries=envelope.retries,
+            delay=envelope.retry_delay,
+            cap=self.settings.retry_cap,
+        )
+        if policy.can_retry(envelope.attempt):
+            next_at = _explicit_at(result) or time.time() + policy.delay_for(envelope.attempt)
+            retry = envelope.next_attempt(next_at)
+            data = pack(spool_vars(retry), encode_body(retry, self.settings.signer()))
+            path = place_spool_file(
+                spool_dir,
+                data,
+                at=next_at,
+                priority=retry.priority,
+                durable=self.settings.durable_writes,
+            )
+            log.warning(
+                "spoolrt: task %s (%s) attempt %d/%d failed: %s; retrying in %.1fs",
+                envelope.label,
+                envelope.task_id,
+                envelope.attempt,
+                envelope.max_attempts,
+                error or "rescheduled",
+                max(0.0, next_at - time.time()),
+            )
+            return Report(
+                TaskStatus.RETRYING, envelope, error=error, traceback=tb, next_path=path,
+                next_at=next_at,
+            )  # fmt: skip
+
+        record: dict[str, Any] = {
+            "reason": "retries-exhausted",
+            "task_id": envelope.task_id,
+            "task": envelope.label,
+            "attempts": envelope.attempt,
+            "error": error or "rescheduled with no retries left",
+            "traceback": tb,
+        }
+        kept = keep_aside(spool_dir, FAILED, file_name, _original_bytes(packet), record)
+        log.error(
+            "spoolrt: task %s (%s) failed after %d attempt(s): %s; kept in %s\n%s",
+            envelope.label,
+            envelope.task_id,
+            envelope.attempt,
+            record["error"],
+            kept,
+            tb,
+        )
+        return Report(
+            TaskStatus.FAILED, envelope, error=record["error"], traceback=tb,
+            reason="retries-exhausted", kept_path=str(kept),
+        )  # fmt: skip
+
+    def _quarantine(
+        self,
+        spool_dir: str,
+        file_name: str,
+        packet: SpoolPacket,
+        envelope: Envelope | None,
+        reason: str,
+        detail: str,
+    ) -> Report:
+        record = {
+            "reason": reason,
+            "detail": detail,
+            "task_id": envelope.task_id if envelope else "",
+            "task": envelope.label if envelope else "",
+        }
+        kept = keep_aside(spool_dir, QUARANTINE, file_name, _original_bytes(packet), record)
+        log.warning("spoolrt: quarantined %s (%s): %s -> %s", file_name, reason, detail, kept)
+        report = Report(
+            TaskStatus.QUARANTINED, envelope, error=detail, reason=reason, kept_path=str(kept)
+        )
+        if envelope is not None:
+            self._notify("finished", report, spool_dir)
+        return report
+
+    def quarantine_bytes(
+        self, spool_dir: str, file_name: str, data: bytes, error: SpoolFileError
+    ) -> Report:
+        """Set aside a file that is not even a spool packet (truncated, garbage), with the same
+        record as any other quarantined file. The pure-Python worker calls this; uWSGI deletes
+        such files itself without calling the spooler callable."""
+        record = {"reason": error.reason, "detail": str(error), "task_id": "", "task": ""}
+        kept = keep_aside(spool_dir, QUARANTINE, file_name, data, record)
+        log.warning("spoolrt: quarantined %s (%s): %s -> %s", file_name, error.reason, error, kept)
+        return Report(
+            TaskStatus.QUARANTINED, None, error=str(error), reason=error.reason, kept_path=str(kept)
+        )
+
+    def _start(self, envelope: Envelope, spool_dir: str) -> str | None:
+        """Tell every observer the task starts; the first that knows of an interrupted earlier
+        run of this attempt says why."""
+        interruption = None
+        for observer in self.observers:
+            try:
+                reason = observer.started(envelope, spool_dir)
+            except Exception:
+                log.exception("spoolrt: observer %r failed on started", observer)
+                continue
+            interruption = interruption or reason
+        return interruption
+
+    def _notify(self, event: str, subject: Any, spool_dir: str) -> None:
+        for observer in self.observers:
+            try:
+                getattr(observer, event)(subject, spool_dir)
+            except Exception:
+                log.exception("spoolrt: observer %r failed on %s", observer, event)
+
+
+def _check_resolvable(task_cls: type[SpoolerTask], payload: Any) -> None:
+    """Refuse, before running anything, a function-call task whose function is not here."""
+    if task_cls.type_id == FUNCTION_CALL_TYPE:
+        if not isinstance(payload, dict) or not {"func", "arg", "kwg"} <= payload.keys():
+            raise UnknownTask("function-call payload lacks func/arg/kwg")
+        if payload["func"] not in task_functions:
+            raise UnknownTask(
+                f"no task function {payload['func']!r} is registered in this process "
+                "(is its module imported in the spooler? see spooler-import)"
+            )
+
+
+def _run_task(task: SpoolerTask) -> tuple[TaskResult, str]:
+    """Run ``process()`` and map what it did to a TaskResult (and a traceback if it raised)."""
+    try:
+        return to_task_result(task.invoke()), ""
+    except Skip as exc:
+        return ResultSkipped(exception=exc), ""
+    except Retry as exc:
+        return ResultRescheduled(exception=exc, delay=exc.delay, at=exc.at), ""
+    except Exception as exc:
+        return ResultRescheduled(exception=exc), traceback.format_exc()
+
+
+def _explicit_at(result: TaskResult) -> float | None:
+    if not isinstance(result, ResultRescheduled):
+        return None
+    if result.at is not None:
+        return result.at.timestamp()
+    if result.delay is not None:
+        delay = result.delay
+        seconds = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
+        return time.time() + max(0.0, seconds)
+    return None
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return ""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _original_bytes(packet: SpoolPacket) -> bytes:
+    """The spool file again, from what uWSGI handed over (same bytes, same order)."""
+    try:
+        return pack(packet.vars, packet.body)
+    except (SpoolFileError, TypeError, ValueError):
+        return packet.body

@@ -1,0 +1,92 @@
+"""The backend for code running inside uWSGI: ``uwsgi.spool`` writes the file.
+
+uWSGI's own ``uwsgi.spool`` writes the file and wakes idle spoolers (enqueue to start in under a
+millisecond). This is the sending side only; the spooler side (the callable uWSGI runs for each
+file) is ``spoolrt.runtime.uwsgi_spooler``. ``uwsgi_module()`` here is the one place spoolrt
+imports ``uwsgi``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import ModuleType
+from typing import Any
+
+from spoolrt.core.codec.envelope import Envelope, spool_vars
+from spoolrt.core.errors import ConfigurationError, EnqueueError
+from spoolrt.sending.backends.base import Backend
+
+
+def uwsgi_module() -> ModuleType | None:
+    """The ``uwsgi`` module when this process is part of a uWSGI instance, else None."""
+    module = sys.modules.get("uwsgi")
+    if module is None:
+        try:
+            import uwsgi as module  # type: ignore[no-redef]
+        except ImportError:
+            return None
+    return module if hasattr(module, "opt") else None
+
+
+class UwsgiBackend(Backend):
+    name = "uwsgi"
+
+    def __init__(self, module: ModuleType) -> None:
+        self.uwsgi = module
+
+    def spooler_dirs(self) -> list[str]:
+        # uwsgi.opt['spooler'] shows only the last dir; uwsgi.spoolers lists one per process.
+        dirs: list[str] = []
+        for raw in getattr(self.uwsgi, "spoolers", ()) or ():
+            path = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if path not in dirs:
+                dirs.append(path)
+        return dirs
+
+    def ordered(self) -> bool:
+        return bool(option(self.uwsgi, "spooler-ordered"))
+
+    def check_priority(self, spool_dir: str) -> None:
+        if not self.ordered():
+            raise ConfigurationError(
+                "this uWSGI instance runs without spooler-ordered, so a task with a priority "
+                "would never run; add `spooler-ordered = true` to the ini or drop the priority"
+            )
+
+    def spool(self, spool_dir: str, envelope: Envelope, body: bytes) -> str:
+        request = spool_vars(envelope)
+        request[b"body"] = body
+        try:
+            path = self.uwsgi.spool(request)
+        except (ValueError, OSError) as exc:
+            raise EnqueueError(f"uWSGI refused to spool into {spool_dir}: {exc}") from exc
+        return path.decode() if isinstance(path, bytes) else str(path)
+
+    def pids(self) -> list[int]:
+        return [pid for pid in self.uwsgi.spooler_pids() if pid]
+
+    def set_period(self, seconds: int) -> bool:
+        return bool(self.uwsgi.set_spooler_frequency(int(seconds)))
+
+    def own_spool_dir(self) -> str | None:
+        """The directory of the spooler process calling this, from the pid/dir pairing."""
+        try:
+            pids = list(self.uwsgi.spooler_pids())
+            dirs = [d.decode() if isinstance(d, bytes) else str(d) for d in self.uwsgi.spoolers]
+            return dirs[pids.index(os.getpid())]
+        except (AttributeError, ValueError, IndexError):
+            known = self.spooler_dirs()
+            return known[0] if len(known) == 1 else None
+
+
+def is_spooler(module: ModuleType) -> bool:
+    """Whether this process is one of uWSGI's spooler processes."""
+    check = getattr(module, "i_am_the_spooler", None)
+    return bool(check()) if check is not None else False
+
+
+def option(module: ModuleType, name: str) -> Any:
+    """One of uWSGI's options (``uwsgi.opt``), None when not set."""
+    opt = getattr(module, "opt", {}) or {}
+    return opt.get(name)

@@ -1,0 +1,120 @@
+"""From a call to a spool file: options -> envelope -> signed bytes -> parked file or backend.
+
+Every way of spooling ends here (``@task`` calls, ``spool_with``, ``SpoolerTask.spool``,
+``send_message_raw``, schedule slots), so every check happens once, before anything is
+written: a refused call leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from spoolrt.core.codec.envelope import Envelope, encode_body, new_task_id, spool_vars
+from spoolrt.core.codec.packet import pack
+from spoolrt.core.codec.serializers import get_serializer
+from spoolrt.core.config import get_settings
+from spoolrt.core.errors import ConfigurationError, InvalidTaskOption, UnknownSpooler
+from spoolrt.core.options import (
+    TaskOptions,
+    check_delay,
+    check_priority,
+    check_retries,
+    resolve_at,
+)
+from spoolrt.sending import backends
+from spoolrt.sending.handle import TaskHandle
+from spoolrt.spooldir.parking import place_spool_file, should_park
+
+
+def known_spool_dirs() -> list[str]:
+    """The spool directories this process can send to, the default one first (may be empty)."""
+    try:
+        return backends.current().spooler_dirs()
+    except ConfigurationError:
+        return []
+
+
+def resolve_spool_dir(spooler: Any) -> str:
+    """The real path of the directory ``spooler`` names: an object with a ``dir`` (a
+    ``Spooler``), a path, a spooler's basename, or None for this process's default spooler.
+
+    Raises ``ConfigurationError`` when there is no default spooler and ``UnknownSpooler`` when
+    the directory is not one this process sends to.
+    """
+    known = known_spool_dirs()
+    if spooler is None:
+        if not known:
+            raise ConfigurationError(
+                "no spooler is configured: add `spooler = <dir>` to the uWSGI ini "
+                "(or configure spool_dirs outside uWSGI)"
+            )
+        return known[0]
+    spool_dir = getattr(spooler, "dir", None)
+    if not isinstance(spool_dir, str):
+        text = os.fspath(spooler)
+        by_name = [d for d in known if os.path.basename(d.rstrip(os.sep)) == text]
+        spool_dir = by_name[0] if by_name and os.sep not in text else os.path.realpath(text)
+    if known and spool_dir not in known:
+        raise UnknownSpooler(
+            f"{os.fspath(getattr(spooler, 'name', spooler))!r} is not a spooler of this process; "
+            "known: " + ", ".join(known)
+        )
+    return spool_dir
+
+
+def enqueue(
+    options: TaskOptions,
+    *,
+    type_id: str,
+    message: str,
+    name: str,
+    payload: Any,
+    task_id: str | None = None,
+) -> TaskHandle:
+    """Build, sign and spool one task; every check happens before anything is written.
+
+    ``task_id`` names the task instead of a fresh id, for callers whose task has an identity
+    of its own (a schedule slot's key); it must be unique, spoolrt does not check that.
+    """
+    if task_id is not None and (not isinstance(task_id, str) or not task_id):
+        raise InvalidTaskOption(f"task_id must be a non-empty str, got {task_id!r}")
+    spool_dir = resolve_spool_dir(options.spooler)
+    settings = get_settings()
+    serializer = getattr(options.spooler, "serializer", None) or settings.serializer
+    backend = backends.current()
+    now = time.time()
+    priority = check_priority(options.priority)
+    if priority is not None:
+        backend.check_priority(spool_dir)
+    retries = settings.retries if options.retries is None else options.retries
+    retry_delay = settings.retry_delay if options.retry_delay is None else options.retry_delay
+    envelope = Envelope(
+        task_id=new_task_id() if task_id is None else task_id,
+        type_id=type_id,
+        message=message,
+        name=name,
+        payload=get_serializer(serializer).dumps(payload),
+        serializer=serializer,
+        retries=check_retries(retries),
+        retry_delay=check_delay(retry_delay),
+        at=resolve_at(options.postpone, now),
+        priority=priority,
+        spooler=spool_dir,
+        enqueued_at=now,
+        options=options.envelope_options(),
+    )
+    body = encode_body(envelope, settings.signer())
+    if backend.parks and should_park(envelope.at, now):
+        path = place_spool_file(
+            spool_dir,
+            pack(spool_vars(envelope), body),
+            at=envelope.at,
+            priority=priority,
+            durable=settings.durable_writes,
+            now=now,
+        )
+    else:
+        path = backend.spool(spool_dir, envelope, body)
+    return TaskHandle(path, task_id=envelope.task_id, task_name=envelope.label, spooler=spool_dir)

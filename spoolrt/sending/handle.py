@@ -1,0 +1,158 @@
+"""The value a task call returns, and how to ask it what became of the task."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from spoolrt.core.errors import ResultTimeout, TaskFailed
+from spoolrt.core.outcomes import TaskStatus
+from spoolrt.results.tracking import decode_result, store_for
+from spoolrt.spooldir.parking import parked_dir, promoted_path
+
+
+class TaskHandle(str):
+    """The spool-file path as ``str`` (what uwsgiconf returned), plus the task's id and name.
+
+    Being a ``str`` keeps code written for uwsgiconf working; ``task_id`` is what survives
+    retries (each retry is a new file) and what the result store knows the task by. Everything
+    else (``status``, ``result()``, ``error``...) is read from the spool directory's result store
+    when asked, so a handle rebuilt from the id alone (``Spooler.get_result(task_id)``), in any
+    process, answers the same.
+    """
+
+    task_id: str
+    task_name: str
+    spooler: str
+
+    def __new__(cls, path: str, *, task_id: str, task_name: str, spooler: str) -> TaskHandle:
+        handle = super().__new__(cls, path)
+        handle.task_id = task_id
+        handle.task_name = task_name
+        handle.spooler = spooler
+        return handle
+
+    @property
+    def id(self) -> str:
+        return self.task_id
+
+    def __bool__(self) -> bool:
+        # A handle rebuilt from an id has no path ("") but still names a task.
+        return True
+
+    @property
+    def path(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"<TaskHandle {self.task_name} id={self.task_id} path={self.path}>"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (self.path, self.task_id, self.task_name, self.spooler))
+
+    # --- status, from the store -----------------------------------------------------------------
+
+    def record(self) -> Any:
+        """The store's ``TaskRecord`` for this task, or None (not started yet, results off,
+        expired, or never known)."""
+        store = store_for(self.spooler) if self.spooler else None
+        return store.get(self.task_id) if store is not None else None
+
+    @property
+    def status(self) -> TaskStatus | None:
+        """queued / scheduled (from the spool file, before a run), then running, retrying, done,
+        skipped, failed or quarantined (from the store). None when nothing is known."""
+        record = self.record()
+        if record is not None:
+            return TaskStatus(record.status)
+        return self._status_from_file()
+
+    def _status_from_file(self) -> TaskStatus | None:
+        path = self.path
+        if not path or not os.path.isabs(path):
+            return None
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            if not path.startswith(parked_dir(self.spooler) + os.sep):
+                return None
+            try:  # a far-future task parked at enqueue, moved in since: same name
+                mtime = os.stat(promoted_path(self.spooler, path)).st_mtime
+            except OSError:
+                return None
+        return TaskStatus.SCHEDULED if mtime > time.time() else TaskStatus.QUEUED
+
+    @property
+    def ready(self) -> bool:
+        """True once the task reached a final status (done, skipped, failed, quarantined)."""
+        status = self.status
+        return status is not None and status.is_final
+
+    @property
+    def error(self) -> str | None:
+        """The last error's one-line message (while retrying, or once failed)."""
+        record = self.record()
+        return record.error if record is not None else None
+
+    @property
+    def traceback(self) -> str | None:
+        record = self.record()
+        return record.traceback if record is not None else None
+
+    @property
+    def attempts(self) -> int:
+        """Runs started so far (0 before the first run)."""
+        record = self.record()
+        return int(record.attempt) if record is not None else 0
+
+    @property
+    def enqueued_at(self) -> float | None:
+        record = self.record()
+        return record.enqueued_at if record is not None else None
+
+    @property
+    def started_at(self) -> float | None:
+        record = self.record()
+        return record.started_at if record is not None else None
+
+    @property
+    def finished_at(self) -> float | None:
+        record = self.record()
+        return record.finished_at if record is not None else None
+
+    def result(self, timeout: float | None = None, poll: float = 0.05) -> Any:
+        """Wait for the task to finish and return its value.
+
+        Returns the task's return value (``None`` for a skipped task, or when the task stored
+        status only). Raises ``TaskFailed`` (with ``.error``, ``.traceback``, ``.status``) when
+        it failed or was quarantined, and ``ResultTimeout`` when ``timeout`` seconds pass first
+        (``timeout=None`` waits for ever). The task's own exception is not re-raised: it
+        happened in another process, and its class may not even be importable here.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            record = self.record()
+            if record is not None and TaskStatus(record.status).is_final:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ResultTimeout(
+                    f"task {self.task_name} ({self.task_id}) did not finish within {timeout}s "
+                    f"(status: {self.status.value if self.status else 'unknown'})"
+                )
+            time.sleep(poll)
+        status = TaskStatus(record.status)
+        if status in (TaskStatus.FAILED, TaskStatus.QUARANTINED):
+            raise TaskFailed(
+                f"task {self.task_name} ({self.task_id}) {status.value}: {record.error}",
+                status=status,
+                error=record.error,
+                traceback=record.traceback,
+            )
+        if record.result is None:
+            return None
+        return decode_result(record.result, record.result_serializer or "pickle")
+
+
+def _rebuild(path: str, task_id: str, task_name: str, spooler: str) -> TaskHandle:
+    return TaskHandle(path, task_id=task_id, task_name=task_name, spooler=spooler)
