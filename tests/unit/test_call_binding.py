@@ -48,7 +48,7 @@ def _written(folder: Path) -> list[str]:
         lambda: double(1, 2, 3),  # type: ignore[call-arg]
         lambda: double(),  # type: ignore[call-arg]
         lambda: double(y=1),  # type: ignore[call-arg]
-        lambda: greet("ann", "?"),  # type: ignore[misc]
+        lambda: greet("ann", "?"),  # type: ignore[call-arg]
         lambda: double.spool_with((1, 2)),
         lambda: greet.spool_with((), {"punctuation": "?"}, retries=1),
     ],
