@@ -28,12 +28,19 @@ from typing import Any
 
 from spoolrt.core.codec.envelope import new_task_id
 from spoolrt.core.outcomes import TaskStatus
-from spoolrt.results import MemoryResultStore, ResultStore, SQLiteResultStore, TaskRecord
+from spoolrt.results import (
+    MemoryResultStore,
+    ResultStore,
+    SQLiteResultStore,
+    TaskDescription,
+    TaskRecord,
+)
 
 RAW_DRAIN_US = 27.0
 RESULT = b"\x80\x05\x95\x06\x00\x00\x00\x00\x00\x00\x00\x8c\x02ok\x94."  # pickle.dumps("ok")
 NAME = "app.tasks:send_welcome_email"
 SPOOLER = "/var/spool/app"
+TASK = TaskDescription(NAME, SPOOLER, max_attempts=4)
 FORK = multiprocessing.get_context("fork")
 
 
@@ -51,7 +58,7 @@ def run_all(store: ResultStore, ids: Sequence[str]) -> float:
     pid = os.getpid()
     began = time.perf_counter()
     for task_id in ids:
-        store.started(task_id, 1, pid=pid, name=NAME, spooler=SPOOLER, max_attempts=4)
+        store.started(task_id, 1, pid=pid, task=TASK)
         store.finished(
             task_id, TaskStatus.DONE, result=RESULT, result_serializer="pickle", attempt=1
         )
@@ -71,7 +78,7 @@ def run_lean(store: ResultStore, ids: Sequence[str]) -> float:
             attempt=1,
             started_at=time.time(),
             pid=pid,
-            name=NAME,
+            task=TaskDescription(NAME),
         )
     return time.perf_counter() - began
 

@@ -5,7 +5,15 @@
 docstrings are the contract for any other store.
 """
 
-from spoolrt.results.base import ResultStore, ResultStoreError, TaskRecord, TaskStart, supersedes
+from spoolrt.results.base import (
+    UNDESCRIBED,
+    ResultStore,
+    ResultStoreError,
+    TaskDescription,
+    TaskRecord,
+    TaskStart,
+    supersedes,
+)
 from spoolrt.results.memory import MemoryResultStore
 from spoolrt.results.sqlite import SQLiteResultStore
 
@@ -13,6 +21,8 @@ __all__ = [
     "MemoryResultStore",
     "ResultStore",
     "ResultStoreError",
+    "TaskDescription",
+    "UNDESCRIBED",
     "SQLiteResultStore",
     "TaskRecord",
     "TaskStart",

@@ -24,6 +24,8 @@ from spoolrt.core.errors import ResultStoreError
 from spoolrt.core.outcomes import FINAL_STATUSES, TaskStatus
 
 __all__ = [
+    "UNDESCRIBED",
+    "TaskDescription",
     "FINAL_STATUSES",
     "PENDING_STATUSES",
     "ResultStore",
@@ -37,6 +39,22 @@ __all__ = [
     "supersedes",
     "ttl_seconds",
 ]
+
+
+@dataclass(frozen=True)
+class TaskDescription:
+    """What every write of a task says about the task itself, the same from its first write to
+    its last: its ``name`` (``module:qualname``, a type id or a schedule's name), the real path
+    of its ``spooler`` directory, and ``max_attempts`` (retries + 1). A store fills the
+    record's empty fields from it and never overwrites them."""
+
+    name: str | None = None
+    spooler: str | None = None
+    max_attempts: int | None = None
+
+
+#: Nothing known about the task beyond its id (a store keeps the fields it already has).
+UNDESCRIBED = TaskDescription()
 
 
 PENDING_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.SCHEDULED})
@@ -225,9 +243,7 @@ class ResultStore(abc.ABC):
         *,
         pid: int | None = None,
         at: float | None = None,
-        name: str | None = None,
-        spooler: str | None = None,
-        max_attempts: int | None = None,
+        task: TaskDescription = UNDESCRIBED,
         enqueued_at: float | None = None,
         scheduled_for: float | None = None,
     ) -> TaskStart:
@@ -253,9 +269,7 @@ class ResultStore(abc.ABC):
         error: str | None = None,
         traceback: str | None = None,
         at: float | None = None,
-        name: str | None = None,
-        spooler: str | None = None,
-        max_attempts: int | None = None,
+        task: TaskDescription = UNDESCRIBED,
     ) -> bool:
         """Mark attempt ``attempt`` as failed with another one due at ``next_at``.
 
@@ -278,9 +292,7 @@ class ResultStore(abc.ABC):
         ttl: float | timedelta | None = None,
         attempt: int | None = None,
         at: float | None = None,
-        name: str | None = None,
-        spooler: str | None = None,
-        max_attempts: int | None = None,
+        task: TaskDescription = UNDESCRIBED,
         started_at: float | None = None,
         pid: int | None = None,
     ) -> bool:

@@ -19,8 +19,10 @@ from typing import Any
 from spoolrt.core import defaults
 from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results.base import (
+    UNDESCRIBED,
     ResultStore,
     StatusFilter,
+    TaskDescription,
     TaskRecord,
     TaskStart,
     check_enqueued,
@@ -86,12 +88,11 @@ class MemoryResultStore(ResultStore):
         *,
         pid: int | None = None,
         at: float | None = None,
-        name: str | None = None,
-        spooler: str | None = None,
-        max_attempts: int | None = None,
+        task: TaskDescription = UNDESCRIBED,
         enqueued_at: float | None = None,
         scheduled_for: float | None = None,
     ) -> TaskStart:
+        name, spooler, max_attempts = task.name, task.spooler, task.max_attempts
         now = self._clock() if at is None else at
         keep_until = max(now, scheduled_for or 0.0) + defaults.RESULT_TTL
         changes: dict[str, Any] = {
@@ -123,10 +124,9 @@ class MemoryResultStore(ResultStore):
         error: str | None = None,
         traceback: str | None = None,
         at: float | None = None,
-        name: str | None = None,
-        spooler: str | None = None,
-        max_attempts: int | None = None,
+        task: TaskDescription = UNDESCRIBED,
     ) -> bool:
+        name, spooler, max_attempts = task.name, task.spooler, task.max_attempts
         now = self._clock() if at is None else at
         keep_until = max(now, next_at) + defaults.RESULT_TTL
         changes: dict[str, Any] = {
@@ -155,12 +155,11 @@ class MemoryResultStore(ResultStore):
         ttl: float | timedelta | None = None,
         attempt: int | None = None,
         at: float | None = None,
-        name: str | None = None,
-        spooler: str | None = None,
-        max_attempts: int | None = None,
+        task: TaskDescription = UNDESCRIBED,
         started_at: float | None = None,
         pid: int | None = None,
     ) -> bool:
+        name, spooler, max_attempts = task.name, task.spooler, task.max_attempts
         check_finished(status, result)
         now = self._clock() if at is None else at
         expires_at = now + ttl_seconds(ttl)

@@ -44,9 +44,11 @@ from typing import Any, TypeVar
 from spoolrt.core import defaults
 from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results.base import (
+    UNDESCRIBED,
     ResultStore,
     ResultStoreError,
     StatusFilter,
+    TaskDescription,
     TaskRecord,
     TaskStart,
     check_enqueued,
@@ -145,12 +147,11 @@ class SQLiteResultStore(ResultStore):
         *,
         pid: int | None = None,
         at: float | None = None,
-        name: str | None = None,
-        spooler: str | None = None,
-        max_attempts: int | None = None,
+        task: TaskDescription = UNDESCRIBED,
         enqueued_at: float | None = None,
         scheduled_for: float | None = None,
     ) -> TaskStart:
+        name, spooler, max_attempts = task.name, task.spooler, task.max_attempts
         now = self._clock() if at is None else at
         keep_until = max(now, scheduled_for or 0.0) + defaults.RESULT_TTL
         params = (
@@ -198,10 +199,9 @@ class SQLiteResultStore(ResultStore):
         error: str | None = None,
         traceback: str | None = None,
         at: float | None = None,
-        name: str | None = None,
-        spooler: str | None = None,
-        max_attempts: int | None = None,
+        task: TaskDescription = UNDESCRIBED,
     ) -> bool:
+        name, spooler, max_attempts = task.name, task.spooler, task.max_attempts
         now = self._clock() if at is None else at
         keep_until = max(now, next_at) + defaults.RESULT_TTL
         params = (
@@ -230,12 +230,11 @@ class SQLiteResultStore(ResultStore):
         ttl: float | timedelta | None = None,
         attempt: int | None = None,
         at: float | None = None,
-        name: str | None = None,
-        spooler: str | None = None,
-        max_attempts: int | None = None,
+        task: TaskDescription = UNDESCRIBED,
         started_at: float | None = None,
         pid: int | None = None,
     ) -> bool:
+        name, spooler, max_attempts = task.name, task.spooler, task.max_attempts
         check_finished(status, result)
         now = self._clock() if at is None else at
         params = (

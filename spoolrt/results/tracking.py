@@ -24,7 +24,7 @@ from spoolrt.core.codec.serializers import MAC_SIZE, get_serializer
 from spoolrt.core.config import get_settings
 from spoolrt.core.errors import BadSignature
 from spoolrt.core.outcomes import TaskStatus
-from spoolrt.results.base import ResultStore
+from spoolrt.results.base import ResultStore, TaskDescription
 from spoolrt.results.sqlite import SQLiteResultStore
 
 log = logging.getLogger("spoolrt")
@@ -65,6 +65,11 @@ def forget_stores() -> None:
         _stores.clear()
 
 
+def describe(envelope: Envelope, spool_dir: str) -> TaskDescription:
+    """What the store keeps about the task of ``envelope`` (the same in every write)."""
+    return TaskDescription(envelope.label, envelope.spooler or spool_dir, envelope.max_attempts)
+
+
 def result_mode(envelope: Envelope) -> str:
     mode = envelope.options.get("results") or get_settings().results
     return mode if mode in defaults.RESULT_MODES else defaults.RESULTS
@@ -102,9 +107,7 @@ class StoreObserver:
         start = store.started(
             envelope.task_id,
             envelope.attempt,
-            name=envelope.label,
-            spooler=envelope.spooler or spool_dir,
-            max_attempts=envelope.max_attempts,
+            task=describe(envelope, spool_dir),
             enqueued_at=envelope.enqueued_at or None,
             scheduled_for=envelope.at,
         )
@@ -122,11 +125,7 @@ class StoreObserver:
         store = store_for(spool_dir)
         if store is None:
             return
-        described: dict[str, Any] = {
-            "name": envelope.label,
-            "spooler": envelope.spooler or spool_dir,
-            "max_attempts": envelope.max_attempts,
-        }
+        described = describe(envelope, spool_dir)
         if report.status is TaskStatus.RETRYING:
             store.retrying(
                 envelope.task_id,
@@ -134,7 +133,7 @@ class StoreObserver:
                 report.next_at,
                 error=report.error or None,
                 traceback=report.traceback or None,
-                **described,
+                task=described,
             )
             return
         if not report.status.is_final:
@@ -156,5 +155,5 @@ class StoreObserver:
             reason=report.reason or None,
             ttl=envelope.options.get("ttl"),
             attempt=envelope.attempt,
-            **described,
+            task=described,
         )

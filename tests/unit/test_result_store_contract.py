@@ -25,6 +25,7 @@ from spoolrt.results import (
     MemoryResultStore,
     ResultStore,
     SQLiteResultStore,
+    TaskDescription,
     TaskRecord,
     TaskStart,
     supersedes,
@@ -221,9 +222,7 @@ def test_started_for_an_unknown_task_creates_a_complete_record(store: ResultStor
         2,
         pid=7,
         at=T0 + 10,
-        name="app.tasks:send",
-        spooler="/spool/a",
-        max_attempts=3,
+        task=TaskDescription("app.tasks:send", "/spool/a", 3),
         enqueued_at=T0,
         scheduled_for=T0 + 5,
     )
@@ -287,7 +286,9 @@ def test_a_late_retrying_of_an_earlier_attempt_is_ignored(store: ResultStore) ->
 
 
 def test_retrying_for_an_unknown_task_creates_it(store: ResultStore) -> None:
-    assert store.retrying("t1", 1, T0 + 60, error="boom", at=T0, name="n", max_attempts=4)
+    assert store.retrying(
+        "t1", 1, T0 + 60, error="boom", at=T0, task=TaskDescription("n", max_attempts=4)
+    )
 
     record = must_get(store)
     assert (record.status, record.name, record.max_attempts) == (TaskStatus.RETRYING, "n", 4)
@@ -348,7 +349,7 @@ def test_finished_failed_keeps_error_traceback_and_reason(store: ResultStore) ->
 
 def test_finished_for_an_unknown_task_still_creates_a_record(store: ResultStore) -> None:
     assert store.finished(
-        "t1", TaskStatus.QUARANTINED, reason="bad-signature", at=T0, name="n", spooler="/s"
+        "t1", TaskStatus.QUARANTINED, reason="bad-signature", at=T0, task=TaskDescription("n", "/s")
     )
 
     record = must_get(store)
@@ -441,8 +442,8 @@ def test_get_of_an_unknown_task_is_none(store: ResultStore) -> None:
 def test_an_expired_record_is_invisible_before_it_is_purged(
     store: ResultStore, clock: FakeClock
 ) -> None:
-    store.finished("old", TaskStatus.DONE, at=T0, ttl=10, name="n")
-    store.finished("new", TaskStatus.DONE, at=T0, ttl=100, name="n")
+    store.finished("old", TaskStatus.DONE, at=T0, ttl=10, task=TaskDescription("n"))
+    store.finished("new", TaskStatus.DONE, at=T0, ttl=100, task=TaskDescription("n"))
     clock.now = T0 + 10
 
     assert store.get("old") is None
@@ -521,11 +522,11 @@ def test_delete_lets_a_finished_task_run_again_under_its_id(store: ResultStore) 
 def mixed(store: ResultStore) -> ResultStore:
     """Six tasks of two names, created in order t0..t5, in several statuses."""
     store.enqueued(queued("t0", name="a"))
-    store.started("t1", 1, name="a")
-    store.finished("t2", TaskStatus.DONE, name="b")
-    store.finished("t3", TaskStatus.FAILED, name="a", error="x")
-    store.retrying("t4", 1, T0 + 9, name="b")
-    store.finished("t5", TaskStatus.DONE, name="a")
+    store.started("t1", 1, task=TaskDescription("a"))
+    store.finished("t2", TaskStatus.DONE, task=TaskDescription("b"))
+    store.finished("t3", TaskStatus.FAILED, task=TaskDescription("a"), error="x")
+    store.retrying("t4", 1, T0 + 9, task=TaskDescription("b"))
+    store.finished("t5", TaskStatus.DONE, task=TaskDescription("a"))
     return store
 
 
