@@ -7,14 +7,14 @@ Code written for ``uwsgiconf.runtime.spooler`` runs after changing its import to
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spoolrt.api.schedules.decorators import CronDecorator, PeriodicDecorator
 from spoolrt.api.tasks import SpoolerTask, TaskDecorator, spool_message
 from spoolrt.core.codec.serializers import SERIALIZERS
 from spoolrt.core.config import get_settings
 from spoolrt.core.errors import ConfigurationError
-from spoolrt.core.options import Postpone, SpoolerRef, TaskOptions
+from spoolrt.core.options import OptionArgs, SpoolerRef, TaskOptions
 from spoolrt.results.base import ResultStore
 from spoolrt.results.tracking import store_for
 from spoolrt.sending import backends
@@ -23,6 +23,9 @@ from spoolrt.sending.handle import TaskHandle
 from spoolrt.spooldir.inspect import TaskInfo, describe_file, peek_header
 from spoolrt.spooldir.listing import iter_pending
 from spoolrt.spooldir.parking import iter_parked
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class _TaskDecorator:
@@ -170,30 +173,13 @@ class Spooler:
 
     @classmethod
     def send_message_raw(
-        cls,
-        message: str,
-        *,
-        spooler: SpoolerRef | None = None,
-        priority: int | None = None,
-        postpone: Postpone | None = None,
-        payload: Any = None,
-        retries: int | None = None,
-        retry_delay: float | None = None,
-        results: str | None = None,
-        ttl: float | None = None,
+        cls, message: str, *, payload: Any = None, **options: Unpack[OptionArgs]
     ) -> TaskHandle:
         """Send ``message`` (uwsgiconf's meaning): ``ucfg_<type_id>`` goes to that task type,
-        any other message to the ``SpoolerTask`` subclass whose ``type_id`` is ``""``."""
-        options = TaskOptions(
-            spooler=spooler,
-            priority=priority,
-            postpone=postpone,
-            retries=retries,
-            retry_delay=retry_delay,
-            results=results,
-            ttl=ttl,
-        )
-        return spool_message(options, message, payload)
+        any other message to the ``SpoolerTask`` subclass whose ``type_id`` is ``""``.
+        ``options`` are ``TaskOptions``' fields (uwsgiconf's ``spooler``, ``priority``,
+        ``postpone``, and ``retries``, ``retry_delay``, ``results``, ``ttl``)."""
+        return spool_message(TaskOptions(**options), message, payload)
 
     def enqueue(
         self,
@@ -202,30 +188,21 @@ class Spooler:
         message: str,
         name: str,
         payload: Any,
-        priority: int | None = None,
-        postpone: Postpone | None = None,
-        retries: int | None = None,
-        retry_delay: float | None = None,
-        results: str | None = None,
-        ttl: float | None = None,
         task_id: str | None = None,
+        **options: Unpack[OptionArgs],
     ) -> TaskHandle:
         """Spool one task of any type into this spooler (the low-level form of every other way).
 
         ``task_id`` names the task instead of a fresh id, for callers whose task has an identity
         of its own (a schedule slot's key); it must be unique, spoolrt does not check that.
         """
-        options = TaskOptions(
-            spooler=self,
-            priority=priority,
-            postpone=postpone,
-            retries=retries,
-            retry_delay=retry_delay,
-            results=results,
-            ttl=ttl,
-        )
         return enqueue(
-            options, type_id=type_id, message=message, name=name, payload=payload, task_id=task_id
+            TaskOptions(**options).merged(spooler=self),
+            type_id=type_id,
+            message=message,
+            name=name,
+            payload=payload,
+            task_id=task_id,
         )
 
 

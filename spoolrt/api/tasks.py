@@ -12,10 +12,10 @@ import contextvars
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
 
 from spoolrt.core.codec.envelope import Envelope
-from spoolrt.core.options import NO_OPTIONS, Postpone, SpoolerRef, TaskOptions
+from spoolrt.core.options import NO_OPTIONS, OptionArgs, Postpone, SpoolerRef, TaskOptions
 from spoolrt.core.outcomes import ResultProcessed, ResultRescheduled, ResultSkipped
 from spoolrt.core.registry import (
     FUNCTION_CALL_TYPE,
@@ -26,6 +26,9 @@ from spoolrt.core.registry import (
 )
 from spoolrt.sending.enqueue import enqueue
 from spoolrt.sending.handle import TaskHandle
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -121,29 +124,11 @@ class SpoolerTask:
         }
 
     @classmethod
-    def spool(
-        cls,
-        payload: Any = None,
-        *,
-        spooler: SpoolerRef | None = None,
-        priority: int | None = None,
-        postpone: Postpone | None = None,
-        retries: int | None = None,
-        retry_delay: float | None = None,
-        results: str | None = None,
-        ttl: float | None = None,
-    ) -> TaskHandle:
-        """Spool one task of this type, with the type's ``options`` overridden by the ones given."""
-        options = cls.options.merged(
-            spooler=spooler,
-            priority=priority,
-            postpone=postpone,
-            retries=retries,
-            retry_delay=retry_delay,
-            results=results,
-            ttl=ttl,
-        )
-        return spool_message(options, message_for(cls.type_id), payload)
+    def spool(cls, payload: Any = None, **options: Unpack[OptionArgs]) -> TaskHandle:
+        """Spool one task of this type, with the type's ``options`` overridden by the ones given
+        (``spooler``, ``priority``, ``postpone``, ``retries``, ``retry_delay``, ``results``,
+        ``ttl``: see ``TaskOptions``)."""
+        return spool_message(cls.options.merged(**options), message_for(cls.type_id), payload)
 
 
 def spool_message(options: TaskOptions, message: str, payload: Any) -> TaskHandle:
@@ -197,26 +182,11 @@ class TaskFunction(Generic[P, R]):
         self,
         args: tuple[Any, ...] = (),
         kwargs: Mapping[str, Any] | None = None,
-        *,
-        spooler: SpoolerRef | None = None,
-        priority: int | None = None,
-        postpone: Postpone | None = None,
-        retries: int | None = None,
-        retry_delay: float | None = None,
-        results: str | None = None,
-        ttl: float | None = None,
+        **options: Unpack[OptionArgs],
     ) -> TaskHandle:
-        """Spool a call, overriding the decorator's options for this call only."""
-        options = self.options.merged(
-            spooler=spooler,
-            priority=priority,
-            postpone=postpone,
-            retries=retries,
-            retry_delay=retry_delay,
-            results=results,
-            ttl=ttl,
-        )
-        return self.spool_call(options, tuple(args), dict(kwargs or {}))
+        """Spool a call, overriding the decorator's options for this call only (``spooler``,
+        ``priority``, ``postpone``, ``retries``, ``retry_delay``, ``results``, ``ttl``)."""
+        return self.spool_call(self.options.merged(**options), tuple(args), dict(kwargs or {}))
 
     def spool_call(
         self,
@@ -279,12 +249,7 @@ class TaskDecorator:
         /,
         *,
         name: str | None = None,
-        priority: int | None = None,
-        postpone: Postpone | None = None,
-        retries: int | None = None,
-        retry_delay: float | None = None,
-        results: str | None = None,
-        ttl: float | None = None,
+        **options: Unpack[OptionArgs],
     ) -> Callable[[Callable[P, R]], TaskFunction[P, R]]: ...
 
     def __call__(
@@ -293,30 +258,18 @@ class TaskDecorator:
         /,
         *,
         name: str | None = None,
-        priority: int | None = None,
-        postpone: Postpone | None = None,
-        retries: int | None = None,
-        retry_delay: float | None = None,
-        results: str | None = None,
-        ttl: float | None = None,
+        **options: Unpack[OptionArgs],
     ) -> TaskFunction[P, R] | Callable[[Callable[P, R]], TaskFunction[P, R]]:
-        """Options are checked now, at decoration, not at the first call.
+        """Options (``TaskOptions``' fields) are checked now, at decoration, not at the first
+        call; ``name`` replaces ``module:qualname`` as the task's name.
 
         ``results`` ("all", "status", "off") and ``ttl`` (seconds) choose what the result store
         keeps of this task and for how long.
         """
-        options = TaskOptions(
-            spooler=self.spooler,
-            priority=priority,
-            postpone=postpone,
-            retries=retries,
-            retry_delay=retry_delay,
-            results=results,
-            ttl=ttl,
-        )
+        task_options = TaskOptions(spooler=self.spooler).merged(**options)
 
         def decorate(f: Callable[P, R]) -> TaskFunction[P, R]:
-            return TaskFunction(f, options=options, name=name)
+            return TaskFunction(f, options=task_options, name=name)
 
         return decorate(func) if func is not None else decorate
 

@@ -13,10 +13,13 @@ import os
 import time
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from spoolrt.core import defaults
 from spoolrt.core.errors import InvalidTaskOption
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 Postpone = datetime | timedelta | int | float
 
@@ -30,6 +33,19 @@ class HasSpoolDir(Protocol):
 
 #: What ``spooler=`` accepts: a ``Spooler``, a directory path, or a spooler's basename.
 SpoolerRef = HasSpoolDir | str | os.PathLike[str]
+
+
+class OptionArgs(TypedDict, total=False):
+    """The task options as keyword arguments (``**options: Unpack[OptionArgs]``), so every
+    function that takes them spells them once and type checkers still check each one."""
+
+    spooler: SpoolerRef | None
+    priority: int | None
+    postpone: Postpone | None
+    retries: int | None
+    retry_delay: float | timedelta | None
+    results: str | None
+    ttl: float | None
 
 
 @dataclass(frozen=True)
@@ -70,29 +86,10 @@ class TaskOptions:
                 raise InvalidTaskOption(f"ttl must be a positive number of seconds, not {ttl!r}")
             object.__setattr__(self, "ttl", float(ttl))
 
-    def merged(
-        self,
-        *,
-        spooler: SpoolerRef | None = None,
-        priority: int | None = None,
-        postpone: Postpone | None = None,
-        retries: int | None = None,
-        retry_delay: float | timedelta | None = None,
-        results: str | None = None,
-        ttl: float | None = None,
-    ) -> TaskOptions:
-        """These options with every argument that is not None put in their place."""
-        given: dict[str, Any] = {
-            "spooler": spooler,
-            "priority": priority,
-            "postpone": postpone,
-            "retries": retries,
-            "retry_delay": retry_delay,
-            "results": results,
-            "ttl": ttl,
-        }
-        changes = {key: value for key, value in given.items() if value is not None}
-        return replace(self, **changes) if changes else self
+    def merged(self, **changes: Unpack[OptionArgs]) -> TaskOptions:
+        """These options with every given option that is not None put in its place."""
+        given = {key: value for key, value in changes.items() if value is not None}
+        return replace(self, **given) if given else self  # type: ignore[arg-type]
 
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) is None for f in fields(self))

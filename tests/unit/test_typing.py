@@ -56,6 +56,7 @@ add("x", "y", "z")
 bare("x")
 send(to=1)
 add.spool_with((1, 2), retries="3")
+Spooler.task(retrys=3)
 """
     )
     status, output = _mypy(tmp_path, wrong)
@@ -64,4 +65,5 @@ add.spool_with((1, 2), retries="3")
     assert 'Argument 1 to "__call__" of "TaskFunction" has incompatible type "str"' in output
     assert 'Argument "to" to "__call__" of "TaskFunction" has incompatible type "int"' in output
     assert 'Argument "retries" to "spool_with"' in output
-    assert output.count("error:") == 6, output
+    assert 'Unexpected keyword argument "retrys"' in output
+    assert output.count("error:") == 7, output

@@ -11,15 +11,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta, tzinfo
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from spoolrt.api.schedules.entries import ScheduledEntry, registry
 from spoolrt.api.schedules.slots import MissedSlotPolicy, MissedSlots
 from spoolrt.api.schedules.timing import CronField, Schedule, cron, periodic
 from spoolrt.api.tasks import TaskFunction
 from spoolrt.core.errors import InvalidTaskOption
-from spoolrt.core.options import Postpone, SpoolerRef, TaskOptions
+from spoolrt.core.options import OptionArgs, SpoolerRef, TaskOptions
 from spoolrt.core.registry import definition_site
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 log = logging.getLogger("spoolrt.schedule")
 
@@ -114,30 +117,12 @@ class _ScheduleDecorator:
         self.spooler = spooler
 
     def _decorator(
-        self,
-        schedule: Schedule,
-        *,
-        name: str | None,
-        missed: Missed,
-        priority: int | None,
-        postpone: Postpone | None,
-        retries: int | None,
-        retry_delay: float | None,
-        results: str | None,
-        ttl: float | None,
+        self, schedule: Schedule, name: str | None, missed: Missed, options: OptionArgs
     ) -> Callable[[Callable[P, R]], TaskFunction[P, R]]:
-        options = TaskOptions(
-            spooler=self.spooler,
-            priority=priority,
-            postpone=postpone,
-            retries=retries,
-            retry_delay=retry_delay,
-            results=results,
-            ttl=ttl,
-        )
+        task_options = TaskOptions(spooler=self.spooler).merged(**options)
 
         def decorate(func: Callable[P, R]) -> TaskFunction[P, R]:
-            return schedule_function(func, schedule, options=options, name=name, missed=missed)
+            return schedule_function(func, schedule, options=task_options, name=name, missed=missed)
 
         return decorate
 
@@ -152,12 +137,7 @@ class PeriodicDecorator(_ScheduleDecorator):
         start_now: bool = False,
         missed: Missed = None,
         name: str | None = None,
-        priority: int | None = None,
-        postpone: Postpone | None = None,
-        retries: int | None = None,
-        retry_delay: float | None = None,
-        results: str | None = None,
-        ttl: float | None = None,
+        **options: Unpack[OptionArgs],
     ) -> Callable[[Callable[P, R]], TaskFunction[P, R]]:
         """Run the function every ``seconds``, once per slot however many processes tick.
 
@@ -168,17 +148,7 @@ class PeriodicDecorator(_ScheduleDecorator):
         ``"skip"``; a ``MissedSlotPolicy`` sets the limit and grace. ``name`` (default
         ``module:qualname``) names the task and the schedule. The rest are ``task`` options.
         """
-        return self._decorator(
-            periodic(seconds, start_now=start_now),
-            name=name,
-            missed=missed,
-            priority=priority,
-            postpone=postpone,
-            retries=retries,
-            retry_delay=retry_delay,
-            results=results,
-            ttl=ttl,
-        )
+        return self._decorator(periodic(seconds, start_now=start_now), name, missed, options)
 
 
 class CronDecorator(_ScheduleDecorator):
@@ -196,12 +166,7 @@ class CronDecorator(_ScheduleDecorator):
         tz: str | tzinfo | None = "UTC",
         missed: Missed = None,
         name: str | None = None,
-        priority: int | None = None,
-        postpone: Postpone | None = None,
-        retries: int | None = None,
-        retry_delay: float | None = None,
-        results: str | None = None,
-        ttl: float | None = None,
+        **options: Unpack[OptionArgs],
     ) -> Callable[[Callable[P, R]], TaskFunction[P, R]]:
         """Run the function at the times of a crontab expression, read in zone ``tz``.
 
@@ -216,17 +181,7 @@ class CronDecorator(_ScheduleDecorator):
         schedule = cron(
             expression, minutes=minutes, hours=hours, dom=dom, months=months, dow=dow, tz=tz
         )
-        return self._decorator(
-            schedule,
-            name=name,
-            missed=missed,
-            priority=priority,
-            postpone=postpone,
-            retries=retries,
-            retry_delay=retry_delay,
-            results=results,
-            ttl=ttl,
-        )
+        return self._decorator(schedule, name, missed, options)
 
 
 __all__ = ["CronDecorator", "Missed", "PeriodicDecorator", "register", "schedule_function"]

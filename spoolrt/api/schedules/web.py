@@ -29,7 +29,7 @@ import io
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from spoolrt.api.schedules.decorators import Missed, register
@@ -37,7 +37,10 @@ from spoolrt.api.schedules.entries import registry
 from spoolrt.api.schedules.timing import Schedule, periodic
 from spoolrt.api.schedules.timing import cron as cron_schedule
 from spoolrt.core.errors import ConfigurationError, InvalidTaskOption, WebTaskFailed
-from spoolrt.core.options import TaskOptions
+from spoolrt.core.options import OptionArgs, TaskOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 WSGIApp = Callable[..., Iterable[bytes]]
 
@@ -94,25 +97,13 @@ class WebTask:
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
         host: str = "localhost",
-        spooler: str | None = None,
-        priority: int | None = None,
-        retries: int | None = None,
-        retry_delay: float | None = None,
-        results: str | None = None,
-        ttl: float | None = None,
+        **options: Unpack[OptionArgs],
     ) -> None:
         if not isinstance(path, str) or not path.startswith("/"):
             raise InvalidTaskOption(f"a web task path starts with '/', got {path!r}")
         if not isinstance(body, bytes):
             raise InvalidTaskOption(f"body must be bytes, got {type(body).__name__}")
-        self.options = TaskOptions(
-            spooler=spooler,
-            priority=priority,
-            retries=retries,
-            retry_delay=retry_delay,
-            results=results,
-            ttl=ttl,
-        )
+        self.options = TaskOptions(**options)
         split = urlsplit(path)
         self.path = split.path
         self.query = split.query
@@ -218,12 +209,7 @@ def web_task(
     body: bytes = b"",
     headers: Mapping[str, str] | None = None,
     host: str = "localhost",
-    spooler: str | None = None,
-    priority: int | None = None,
-    retries: int | None = None,
-    retry_delay: float | None = None,
-    results: str | None = None,
-    ttl: float | None = None,
+    **options: Unpack[OptionArgs],
 ) -> WebTask:
     """Call ``path`` of the WSGI app every ``seconds`` or at the times of the crontab ``cron``.
 
@@ -237,20 +223,7 @@ def web_task(
         schedule = periodic(seconds, start_now=start_now)
     else:
         schedule = cron_schedule(cron, tz=tz)
-    task = WebTask(
-        path,
-        app=app,
-        method=method,
-        body=body,
-        headers=headers,
-        host=host,
-        spooler=spooler,
-        priority=priority,
-        retries=retries,
-        retry_delay=retry_delay,
-        results=results,
-        ttl=ttl,
-    )
+    task = WebTask(path, app=app, method=method, body=body, headers=headers, host=host, **options)
     schedule_name = name or task.default_name
     identity = f"{schedule_name}|{task.method} {path}|{_app_identity(app)}"
     register(schedule_name, schedule, task, missed=missed, identity=identity)
