@@ -7,6 +7,7 @@ bookkeeping itself; uWSGI's return codes never leak out of the uwsgi backend.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -138,7 +139,21 @@ class RetryPolicy:
 
     def delay_for(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after the run numbered ``attempt`` failed."""
-        raw = min(self.cap, self.delay * self.factor ** max(0, attempt - 1))
+        raw = self._capped(max(0, attempt - 1))
         if not self.jitter or raw == 0:
             return raw
         return raw * (0.5 + 0.5 * (rng or random).random())
+
+    def _capped(self, exponent: int) -> float:
+        """``min(cap, delay * factor ** exponent)`` without computing a power the cap discards.
+
+        The power of a late attempt overflows a float (attempt 1025 at factor 2), and with an int
+        factor it would build a huge int first: an error in the bookkeeping keeps the file, so
+        the task would run again at every scan. Past the cap, the exact power does not matter.
+        """
+        if self.delay == 0 or self.cap == 0:
+            return 0.0
+        factor = float(self.factor)
+        if factor > 1.0 and exponent > math.log(self.cap / self.delay, factor):
+            return float(self.cap)
+        return float(min(self.cap, self.delay * factor**exponent))
