@@ -11,6 +11,7 @@ outside the tree and a broad ``except SpoolrtError`` never swallows them.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 
@@ -175,6 +176,7 @@ class Retry(Exception):
         delay: float | timedelta | None = None,
         at: datetime | None = None,
     ) -> None:
+        check_retry_time("Retry", delay, at)
         super().__init__(reason)
         self.delay = delay
         self.at = at
@@ -182,3 +184,45 @@ class Retry(Exception):
 
 class Skip(Exception):
     """Raise inside a task to mark it skipped: it is final and is not retried."""
+
+
+#: Longest delay a ``Retry`` may ask for (100 years): further than that is a bug, and a time past
+#: year 9999 cannot even be stored as a file's mtime or a ``datetime``.
+MAX_RETRY_DELAY = 100 * 365.25 * 86400
+
+
+def check_retry_time(owner: str, delay: object, at: object) -> None:
+    """Refuse, where it is raised or returned, a retry time the bookkeeping could not use.
+
+    Accepted later, a bad value broke the bookkeeping of the outcome and uWSGI re-ran the task at
+    every scan; refused here, it is an ordinary exception of the task's run (a failed attempt),
+    so the task still ends in a bounded outcome. ``delay``: seconds (int or float) or a
+    ``timedelta``, finite, at most ``MAX_RETRY_DELAY`` (a negative one means now). ``at``: an
+    *aware* ``datetime``; a naive one means a different instant in every time zone.
+    """
+    if delay is not None:
+        if isinstance(delay, timedelta):
+            seconds = delay.total_seconds()
+        elif isinstance(delay, int | float) and not isinstance(delay, bool):
+            seconds = float(delay)
+        else:
+            raise TypeError(
+                f"{owner}(delay={delay!r:.60}): delay must be seconds (int or float) or a "
+                f"timedelta, not {type(delay).__name__}"
+            )
+        if not math.isfinite(seconds) or seconds > MAX_RETRY_DELAY:
+            raise ValueError(
+                f"{owner}(delay={delay!r:.60}): delay must be finite and at most "
+                f"{MAX_RETRY_DELAY:.0f} seconds (100 years)"
+            )
+    if at is not None:
+        if not isinstance(at, datetime):
+            raise TypeError(
+                f"{owner}(at={at!r:.60}): at must be an aware datetime, not {type(at).__name__} "
+                "(use delay= for seconds)"
+            )
+        if at.tzinfo is None or at.tzinfo.utcoffset(at) is None:
+            raise ValueError(
+                f"{owner}(at={at!r}): at is a naive datetime; pass an aware one "
+                "(e.g. datetime.now(timezone.utc) + ...) or delay="
+            )

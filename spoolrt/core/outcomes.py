@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, ClassVar
 
+from .errors import check_retry_time
+
 
 class Outcome(str, Enum):
     """How one run of a task ended."""
@@ -81,7 +83,8 @@ class ResultSkipped(TaskResult):
 class ResultRescheduled(TaskResult):
     """Try again later; counts as an attempt.
 
-    ``delay`` (seconds or timedelta) or ``at`` (aware datetime) override the retry policy's delay.
+    ``delay`` (seconds or timedelta) or ``at`` (aware datetime) override the retry policy's delay;
+    a value that cannot be used raises here (see ``errors.check_retry_time``).
     """
 
     outcome = Outcome.RESCHEDULED
@@ -94,6 +97,7 @@ class ResultRescheduled(TaskResult):
         delay: float | timedelta | None = None,
         at: datetime | None = None,
     ) -> None:
+        check_retry_time("ResultRescheduled", delay, at)
         super().__init__(result, exception=exception)
         self.delay = delay
         self.at = at

@@ -13,6 +13,7 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from spoolrt.api.tasks import SpoolerTask
@@ -27,6 +28,7 @@ from spoolrt.core.errors import (
     TaskInterrupted,
     UnknownTask,
     UnknownTaskType,
+    check_retry_time,
 )
 from spoolrt.core.outcomes import (
     Outcome,
@@ -303,21 +305,34 @@ def _run_task(task: SpoolerTask) -> tuple[TaskResult, str]:
     except Skip as exc:
         return ResultSkipped(exception=exc), ""
     except Retry as exc:
-        return ResultRescheduled(exception=exc, delay=exc.delay, at=exc.at), ""
+        try:
+            return ResultRescheduled(exception=exc, delay=exc.delay, at=exc.at), ""
+        except (TypeError, ValueError) as bad:  # a value set after the signal was made
+            return ResultRescheduled(exception=bad), traceback.format_exc()
     except Exception as exc:
         return ResultRescheduled(exception=exc), traceback.format_exc()
 
 
 def _explicit_at(result: TaskResult) -> float | None:
-    if not isinstance(result, ResultRescheduled):
+    """The time a rescheduled result asks for, or None for the retry policy's own delay.
+
+    ``Retry`` and ``ResultRescheduled`` refuse bad times when made, but their attributes can
+    still be changed afterwards: a value that cannot be used falls back to the policy (and says
+    so) rather than failing the bookkeeping, which would keep the file and run the task again
+    at every scan.
+    """
+    if not isinstance(result, ResultRescheduled) or (result.at is None and result.delay is None):
         return None
-    if result.at is not None:
-        return result.at.timestamp()
-    if result.delay is not None:
+    try:
+        check_retry_time(type(result).__name__, result.delay, result.at)
+        if result.at is not None:
+            return float(result.at.timestamp())
         delay = result.delay
-        seconds = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay or 0)
         return time.time() + max(0.0, seconds)
-    return None
+    except (TypeError, ValueError, OverflowError) as exc:
+        log.warning("spoolrt: ignoring the retry time asked for (%s); using the retry policy", exc)
+        return None
 
 
 def _describe(exc: BaseException | None) -> str:
