@@ -12,11 +12,14 @@ payload is only deserialised after the MAC verified.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
 import struct
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,23 +36,42 @@ _UNSIGNED_MAC = bytes(MAC_SIZE)
 _HEADER_ENCODER = json.JSONEncoder(separators=(",", ":"))  # reused: enqueue is a hot path
 _HEADER_DECODER = json.JSONDecoder()
 
-_id_prefix = ""
-_id_pid = -1
-_id_counter = 0
+#: (pid, random prefix, counter) of this process, replaced as one tuple after a fork, so a thread
+#: never pairs one process's prefix with another's counter.
+_id_state: tuple[int, str, Iterator[int]] = (-1, "", itertools.count(1))
+_id_lock = threading.Lock()
 
 
 def new_task_id() -> str:
-    """A unique, roughly time-ordered id: 8 random hex digits per process, then a counter.
+    """A unique, roughly time-ordered id: 10 random hex digits per process, then a counter.
 
     Cheaper than uuid4 on the enqueue path; unique across processes (random prefix, re-drawn after
-    fork) and within one (counter) and sortable by time of enqueue within a process.
+    fork) and within one (counter) and sortable by time of enqueue within a process. The counter
+    is taken with one ``next()``, which no other thread can interleave (reading a global after
+    incrementing it let two threads get the same number).
     """
-    global _id_prefix, _id_pid, _id_counter
-    pid = os.getpid()
-    if pid != _id_pid:
-        _id_pid, _id_prefix, _id_counter = pid, os.urandom(5).hex(), 0
-    _id_counter += 1
-    return f"{time.time_ns() // 1_000_000:x}-{_id_prefix}-{_id_counter:x}"
+    pid, prefix, counter = _id_state
+    if pid != os.getpid():
+        pid, prefix, counter = _fresh_id_state()
+    return f"{time.time_ns() // 1_000_000:x}-{prefix}-{next(counter):x}"
+
+
+def _fresh_id_state() -> tuple[int, str, Iterator[int]]:
+    """This process's id state, drawn once per process even when threads ask at once."""
+    global _id_state
+    with _id_lock:
+        if _id_state[0] != os.getpid():
+            _id_state = (os.getpid(), os.urandom(5).hex(), itertools.count(1))
+        return _id_state
+
+
+def _after_fork_in_child() -> None:
+    # A fork while another thread held the lock would leave the child's copy locked forever.
+    global _id_lock
+    _id_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclass(frozen=True)
