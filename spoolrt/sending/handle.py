@@ -45,6 +45,24 @@ class TaskHandle(str):
     def path(self) -> str:
         return str.__str__(self)
 
+    # Equality: two handles are one task when their ids match, whatever their paths (a handle
+    # rebuilt by ``Spooler.get_result`` has none, and each retry is a new file); against a plain
+    # ``str`` a handle is still its path, as in uwsgiconf (``handle in spooler.get_tasks()``).
+    # The hash follows the id, so sets and dicts of handles hold one entry per task; to find a
+    # handle among plain path strings in a set or dict, look up ``handle.path``.
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TaskHandle):
+            return self.task_id == other.task_id
+        return str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash(("spoolrt.TaskHandle", self.task_id))
+
     def __repr__(self) -> str:
         return f"<TaskHandle {self.task_name} id={self.task_id} path={self.path}>"
 
