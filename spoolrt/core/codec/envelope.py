@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from spoolrt.core import defaults
 from spoolrt.core.codec.packet import KEY_AT, KEY_PRIORITY, KEY_SPOOLER, SpoolPacket
 from spoolrt.core.codec.serializers import MAC_SIZE, Signer
 from spoolrt.core.errors import BadSignature, CorruptSpoolFile, ForeignSpoolFile
@@ -83,10 +84,10 @@ class Envelope:
     message: str = ""
     name: str = ""
     payload: bytes = b""
-    serializer: str = "pickle"
+    serializer: str = defaults.SERIALIZER
     attempt: int = 1
-    retries: int = 3
-    retry_delay: float = 1.0
+    retries: int = defaults.RETRIES
+    retry_delay: float = defaults.RETRY_DELAY
     at: float | None = None
     priority: int | None = None
     spooler: str = ""
@@ -131,10 +132,10 @@ class Envelope:
                 message=str(header.get("msg", "")),
                 name=str(header.get("name", "")),
                 payload=payload,
-                serializer=str(header.get("ser", "pickle")),
+                serializer=str(header.get("ser", _DEFAULT.serializer)),
                 attempt=int(header.get("attempt", 1)),
-                retries=int(header.get("retries", 0)),
-                retry_delay=float(header.get("delay", 1.0)),
+                retries=int(header.get("retries", _DEFAULT.retries)),
+                retry_delay=float(header.get("delay", _DEFAULT.retry_delay)),
                 at=None if header.get("at") is None else float(header["at"]),
                 priority=None if header.get("prio") is None else int(header["prio"]),
                 spooler=str(header.get("spooler", "")),
@@ -152,6 +153,10 @@ class Envelope:
                 f"retries={envelope.retries} delay={envelope.retry_delay}"
             )
         return envelope
+
+
+#: The defaults of a header field left out are those of an ``Envelope`` made in code.
+_DEFAULT = Envelope(task_id="", type_id="")
 
 
 def encode_body(envelope: Envelope, signer: Signer | None) -> bytes:
