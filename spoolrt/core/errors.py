@@ -50,6 +50,29 @@ class BackendUnavailable(EnqueueError):
     """There is nowhere to spool to from this process (not in uWSGI and no spool dir configured)."""
 
 
+class SpoolWriteError(EnqueueError, OSError):
+    """The spool file could not be written; nothing of it was left behind.
+
+    Also an ``OSError`` (``errno``, ``filename``), so code that caught the raw error still does;
+    the message says what likely went wrong and what to check.
+    """
+
+    def __init__(self, message: str, *, errno: int | None = None, filename: str | None = None):
+        super().__init__(errno, message)
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class DiskFull(SpoolWriteError):
+    """The filesystem of the spool directory is full (``ENOSPC``) or over its quota."""
+
+
+class SpoolDirUnavailable(SpoolWriteError):
+    """The spool directory is missing, not a directory, read-only or not writable by this user."""
+
+
 # --- spool-file side: raised while reading a file -------------------------------------------
 
 

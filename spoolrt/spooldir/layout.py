@@ -27,6 +27,7 @@ from typing import Any
 
 from spoolrt.core import defaults
 from spoolrt.core.codec.packet import FILE_PREFIX
+from spoolrt.core.errors import DiskFull, SpoolDirUnavailable, SpoolWriteError
 
 log = logging.getLogger("spoolrt")
 
@@ -125,13 +126,61 @@ def write_spool_file(
     priority: int | None = None,
     durable: bool = True,
 ) -> str:
-    """Atomically place a spool file where uWSGI (or the worker) will find it; returns its path."""
-    return write_atomic(
-        priority_dir(spool_dir, priority),
-        new_file_name(),
-        data,
-        mtime=None if at is None else float(math.ceil(at)),  # whole seconds, never early
-        durable=durable,
+    """Atomically place a spool file where uWSGI (or the worker) will find it; returns its path.
+
+    Raises ``SpoolWriteError`` (``DiskFull``, ``SpoolDirUnavailable``) saying why, with nothing
+    of the file left behind.
+    """
+    directory = priority_dir(spool_dir, priority)
+    try:
+        return write_atomic(
+            directory,
+            new_file_name(),
+            data,
+            mtime=None if at is None else float(math.ceil(at)),  # whole seconds, never early
+            durable=durable,
+        )
+    except OSError as exc:
+        raise spool_write_error(exc, directory) from exc
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def spool_write_error(exc: OSError, directory: str | os.PathLike[str]) -> SpoolWriteError:
+    """The ``SpoolWriteError`` that says why writing a spool file into ``directory`` failed."""
+    where = os.fspath(directory)
+    code = exc.errno
+    name = errno.errorcode.get(code, "") if code is not None else ""
+    cause = f"{name}: {exc.strerror}" if name else str(exc)
+    if isinstance(exc, SpoolWriteError):
+        return exc
+    if code in _FULL:
+        return DiskFull(
+            f"cannot write a spool file into {where}: its filesystem is full ({cause}); free "
+            "space there (or raise the quota) and spool again; nothing was written",
+            errno=code,
+            filename=where,
+        )
+    if code in (errno.EACCES, errno.EPERM):
+        hint = (
+            f"this process (uid {os.geteuid()}) may not write there: check the owner and mode "
+            "of the directory and its parents"
+        )
+    elif code == errno.EROFS:
+        hint = "its filesystem is mounted read-only"
+    elif code in (errno.ENOENT, errno.ENOTDIR):
+        hint = "it (or a parent) is missing or not a directory: deleted, moved or not mounted?"
+    else:
+        return SpoolWriteError(
+            f"cannot write a spool file into {where} ({cause}); nothing was written",
+            errno=code,
+            filename=where,
+        )
+    return SpoolDirUnavailable(
+        f"cannot write a spool file into {where}: {hint} ({cause}); nothing was written",
+        errno=code,
+        filename=where,
     )
 
 

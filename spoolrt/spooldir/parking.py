@@ -33,6 +33,7 @@ from spoolrt.spooldir.layout import (
     ensure_dir,
     new_file_name,
     priority_dir,
+    spool_write_error,
     write_atomic,
     write_spool_file,
 )
@@ -40,6 +41,9 @@ from spoolrt.spooldir.layout import (
 PARKED = "parked"
 _NO_PRIORITY = "n"
 _BUCKET_SECONDS = 60
+#: Tries of a parked write that keeps losing its bucket to promotion: each loss needs another
+#: process to rmdir in a window of microseconds, so a few always suffice.
+_RACE_ATTEMPTS = 20
 
 _next_promotion: dict[str, float] = {}
 
@@ -62,7 +66,11 @@ def place_spool_file(
     now: float | None = None,
 ) -> str:
     """Write a spool file where it belongs: parked when far in the future, else in the spool
-    directory (its priority sub-directory). Returns the path it was written to."""
+    directory (its priority sub-directory). Returns the path it was written to.
+
+    Raises ``SpoolWriteError`` (``DiskFull``, ``SpoolDirUnavailable``) saying why, with nothing
+    of the file left behind.
+    """
     if not should_park(at, time.time() if now is None else now):
         return write_spool_file(spool_dir, data, at=at, priority=priority, durable=durable)
     assert at is not None
@@ -71,8 +79,20 @@ def place_spool_file(
         str(int(at // _BUCKET_SECONDS)),
         _NO_PRIORITY if priority is None else str(priority),
     )
-    ensure_dir(Path(bucket))
-    return write_atomic(bucket, new_file_name(), data, mtime=float(math.ceil(at)), durable=durable)
+    for attempt in range(_RACE_ATTEMPTS):
+        try:
+            ensure_dir(Path(bucket))
+            return write_atomic(
+                bucket, new_file_name(), data, mtime=float(math.ceil(at)), durable=durable
+            )
+        except FileNotFoundError as exc:
+            # A promoting process removed the bucket, empty, between its creation and our write
+            # (a bucket due soon is promoted while it is still filled): make it again.
+            if attempt + 1 == _RACE_ATTEMPTS:
+                raise spool_write_error(exc, bucket) from exc
+        except OSError as exc:
+            raise spool_write_error(exc, bucket) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def promote_due(spool_dir: str, now: float | None = None) -> int:
