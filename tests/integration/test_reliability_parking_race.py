@@ -16,14 +16,14 @@ import time
 from pathlib import Path
 
 from spoolrt import configure
-from spoolrt.parking import iter_parked, place_spool_file, promote_due
-from spoolrt.spooldir import iter_pending
+from spoolrt.spooldir.listing import iter_pending
+from spoolrt.spooldir.parking import iter_parked, place_spool_file, promote_due
 from tests.support.uwsgi import REPO
 
 _PROMOTER = """
 import sys, time
 import spoolrt
-from spoolrt.parking import promote_due
+from spoolrt.spooldir.parking import promote_due
 spoolrt.configure(spool_dirs=[sys.argv[1]], park_after=60)
 print("ready", flush=True)
 while True:

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from spoolrt import Spooler, TaskStatus
-from spoolrt.config import Settings
-from spoolrt.dispatch import Dispatcher
-from spoolrt.message import Envelope, encode_body, spool_vars
-from spoolrt.outcomes import RetryPolicy
-from spoolrt.serializers import PickleSerializer, Signer
-from spoolrt.spoolfile import SpoolPacket
+from spoolrt.core.codec.envelope import Envelope, encode_body, spool_vars
+from spoolrt.core.codec.packet import SpoolPacket
+from spoolrt.core.codec.serializers import PickleSerializer, Signer
+from spoolrt.core.config import Settings
+from spoolrt.core.outcomes import RetryPolicy
+from spoolrt.runtime.dispatch import Dispatcher
 
 KEY = "unit-reliability-backoff-key-0123"
 

@@ -100,7 +100,7 @@ def test_read_only_filesystem_is_unavailable(tmp_path: Path, when: str) -> None:
 _AS_NOBODY = """
 import os, sys
 from datetime import timedelta
-import spoolrt, spoolrt.backends.local, spoolrt.parking, spoolrt.results.tracking
+import spoolrt  # imports every layer
 from spoolrt import Spooler
 spoolrt.configure(spool_dirs=[sys.argv[1]])
 os.setgid(65534)

@@ -10,7 +10,7 @@ import pickle
 from pathlib import Path
 
 from spoolrt import Spooler, configure
-from spoolrt.handle import TaskHandle
+from spoolrt.sending.handle import TaskHandle
 
 
 def _handle(path: str, task_id: str) -> TaskHandle:

@@ -5,8 +5,8 @@ A header without ``retries`` decoded as 0 retries where an ``Envelope`` made in 
 
 from __future__ import annotations
 
-from spoolrt import defaults
-from spoolrt.message import Envelope, encode_body, read_header
+from spoolrt.core import defaults
+from spoolrt.core.codec.envelope import Envelope, encode_body, read_header
 
 
 def test_header_without_optional_fields_gets_the_envelope_defaults() -> None:

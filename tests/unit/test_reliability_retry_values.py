@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from spoolrt import Retry, Spooler, TaskStatus
-from spoolrt.config import Settings
-from spoolrt.dispatch import Dispatcher
-from spoolrt.message import Envelope, encode_body, spool_vars
-from spoolrt.outcomes import ResultRescheduled
-from spoolrt.serializers import PickleSerializer, Signer
-from spoolrt.spooldir import iter_pending
-from spoolrt.spoolfile import SpoolPacket
+from spoolrt.core.codec.envelope import Envelope, encode_body, spool_vars
+from spoolrt.core.codec.packet import SpoolPacket
+from spoolrt.core.codec.serializers import PickleSerializer, Signer
+from spoolrt.core.config import Settings
+from spoolrt.core.outcomes import ResultRescheduled
+from spoolrt.runtime.dispatch import Dispatcher
+from spoolrt.spooldir.listing import iter_pending
 
 KEY = "unit-reliability-retry-key-01234"
 

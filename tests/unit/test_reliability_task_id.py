@@ -10,7 +10,7 @@ import os
 import sys
 import threading
 
-from spoolrt.message import new_task_id
+from spoolrt.core.codec.envelope import new_task_id
 
 
 def test_new_task_id_is_unique_across_threads() -> None:

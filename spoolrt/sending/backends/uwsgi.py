@@ -8,6 +8,7 @@ imports ``uwsgi``.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from types import ModuleType
@@ -16,6 +17,7 @@ from typing import Any
 from spoolrt.core.codec.envelope import Envelope, spool_vars
 from spoolrt.core.errors import ConfigurationError, EnqueueError
 from spoolrt.sending.backends.base import Backend
+from spoolrt.spooldir.layout import spool_write_error
 
 
 def uwsgi_module() -> ModuleType | None:
@@ -60,7 +62,8 @@ class UwsgiBackend(Backend):
         try:
             path = self.uwsgi.spool(request)
         except (ValueError, OSError) as exc:
-            raise EnqueueError(f"uWSGI refused to spool into {spool_dir}: {exc}") from exc
+            # uWSGI says only "unable to spool job" (the reason is in its log): find it here.
+            raise spool_refusal(spool_dir, exc) from exc
         return path.decode() if isinstance(path, bytes) else str(path)
 
     def pids(self) -> list[int]:
@@ -90,3 +93,33 @@ def option(module: ModuleType, name: str) -> Any:
     """One of uWSGI's options (``uwsgi.opt``), None when not set."""
     opt = getattr(module, "opt", {}) or {}
     return opt.get(name)
+
+
+def spool_refusal(spool_dir: str, exc: Exception) -> EnqueueError:
+    """Why uWSGI refused to spool into ``spool_dir``, as the closest ``EnqueueError``.
+
+    ``uwsgi.spool`` raises a bare ``ValueError("unable to spool job")`` whatever went wrong;
+    the likely causes are checked on the directory itself: a full filesystem, a missing or
+    read-only directory, or one this process may not write.
+    """
+    said = str(exc) or type(exc).__name__
+    probe: OSError | None = exc if isinstance(exc, OSError) and exc.errno else None
+    if probe is None:
+        try:
+            info = os.statvfs(spool_dir)
+            if info.f_bavail == 0 or info.f_favail == 0:
+                probe = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            elif not os.access(spool_dir, os.W_OK | os.X_OK):
+                probe = OSError(errno.EACCES, os.strerror(errno.EACCES))
+        except OSError as failed:
+            probe = failed
+    if probe is not None:
+        why = spool_write_error(probe, spool_dir)
+        return type(why)(
+            f"uWSGI refused to spool ({said}): {why}", errno=why.errno, filename=spool_dir
+        )
+    return EnqueueError(
+        f"uWSGI refused to spool into {spool_dir} ({said}); check its free space and inodes "
+        f"(df -h / df -i {spool_dir}), that the spooler's user may write there, and uWSGI's log "
+        "for the reason"
+    )
