@@ -14,10 +14,13 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from config import Settings, read_setting
+from errors import ConfigurationError
+from serializers import ENV_SECRET_KEY
 from spoolrt.core.codec.serializers import ENV_SECRET_KEY
 from spoolrt.core.config import Settings
 from spoolrt.core.errors import ConfigurationError
-from spoolrt.runtime.dispatch import add_spooler_observer as add_dispatch_observer
+from spoolrt.runtime.dispatch import add_dispatch_observer, add_spooler_observer, as
 
 #: ``spoolrt.configure()`` options, by the upper-case name frameworks use for settings.
 SETTING_NAMES: dict[str, str] = {
@@ -30,11 +33,15 @@ SETTING_NAMES: dict[str, str] = {
 KEY_PURPOSE = b"spoolrt task signing v1"
 
 
-def options_from_settings(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
-    """``{"SPOOL_DIRS": [...], "EAGER": True}`` -> ``{"spool_dirs": [...], "eager": True}``.
+def options_from_settings(
+    values: Mapping[str, Any], *, source: str, label: str = "{source}[{key!r}]"
+) -> dict[str, Any]:
+    """``{"SPOOL_DIRS": [...], "EAGER": "false"}`` -> ``{"spool_dirs": [...], "eager": False}``.
 
     An unknown name is refused with the list of known ones: a misspelt ``EAGRE`` would otherwise
-    leave tests writing real spool files, or production running tasks inline.
+    leave tests writing real spool files, or production running tasks inline. Values are read
+    by ``spoolrt.config.read_setting`` (the one reader every integration shares), and a bad one
+    is refused under ``label``: the name the user wrote in the framework's settings.
     """
     options: dict[str, Any] = {}
     for key, value in values.items():
@@ -42,11 +49,7 @@ def options_from_settings(values: Mapping[str, Any], *, source: str) -> dict[str
         if name is None:
             known = ", ".join(sorted(SETTING_NAMES))
             raise ConfigurationError(f"unknown spoolrt setting {key!r} in {source}; known: {known}")
-        if name == "spool_dirs":
-            if isinstance(value, (str, os.PathLike)):
-                raise ConfigurationError(f"{source}: SPOOL_DIRS is a list of directories")
-            value = [os.fspath(d) for d in value]
-        options[name] = value
+        options[name] = read_setting(name, value, label.format(source=source, key=key))
     return options
 
 

@@ -14,8 +14,10 @@ Configuration (``app.config``), each key mapping to the ``spoolrt.configure()`` 
 name: ``SPOOLRT_SPOOL_DIRS``, ``SPOOLRT_SECRET_KEY``, ``SPOOLRT_OLD_KEYS``, ``SPOOLRT_EAGER``,
 ``SPOOLRT_SERIALIZER``, ``SPOOLRT_RETRIES``, ``SPOOLRT_RETRY_DELAY``, ``SPOOLRT_RETRY_CAP``,
 ``SPOOLRT_RESULTS``, ``SPOOLRT_RESULT_STORE``, ``SPOOLRT_SIGNING``, ``SPOOLRT_DURABLE_WRITES``;
-an unknown ``SPOOLRT_*`` key is an error. ``SPOOLRT_IMPORTS`` lists task modules to import; by
-default ``<app package>.tasks`` is imported when the app lives in a package that has one.
+an unknown ``SPOOLRT_*`` key is an error, and values are read by type as ``configure()`` reads them
+(``SPOOLRT_EAGER = "false"`` is False; ``"maybe"`` is refused naming the key).
+``SPOOLRT_IMPORTS`` lists task modules to import; by default ``<app package>.tasks`` is imported
+when the app lives in a package that has one.
 
 The signing key defaults to one derived from the app's ``SECRET_KEY`` (``$SPOOLRT_SECRET_KEY``
 and ``SPOOLRT_SECRET_KEY`` win), so web workers and spoolers that load the same app agree on it.
@@ -78,7 +80,11 @@ class Spoolrt:
             for key, value in app.config.items()
             if key.startswith(PREFIX) and key != IMPORTS_KEY
         }
-        options = options_from_settings(values, source=f"the config of Flask app {app.name!r}")
+        options = options_from_settings(
+            values,
+            source=f"the config of Flask app {app.name!r}",
+            label=PREFIX + "{key} in {source}",
+        )
         return add_framework_key(options, app.config.get("SECRET_KEY"))
 
 

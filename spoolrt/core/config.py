@@ -8,9 +8,10 @@ so importing spoolrt never touches the disk.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -70,21 +71,111 @@ _lock = threading.Lock()
 _settings: Settings | None = None
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+# --- reading a setting by its type -------------------------------------------------------------
+# Settings arrive as strings from the environment, from .env files and from framework settings
+# built from os.environ; ``bool("false")`` is True, so every integration reads them here, and a
+# value that means nothing is refused with the name the user wrote instead of being guessed at.
+
+TRUE_STRINGS = ("true", "1", "yes", "on")
+FALSE_STRINGS = ("false", "0", "no", "off")
+
+
+def to_bool(value: Any, label: str) -> bool:
+    """A real bool, or one of ``TRUE_STRINGS`` / ``FALSE_STRINGS`` (any case)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in TRUE_STRINGS:
+            return True
+        if text in FALSE_STRINGS:
+            return False
+    raise ConfigurationError(
+        f"{label}: {value!r} is not a boolean (use True/False, or one of "
+        f"{', '.join(TRUE_STRINGS)} / {', '.join(FALSE_STRINGS)})"
+    )
+
+
+def to_count(value: Any, label: str) -> int:
+    """A non-negative int, or a string of one (``"3"`` -> 3); bools and fractions refused."""
+    number: Any = value
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+        raise ConfigurationError(f"{label}: {value!r} is not a whole number >= 0")
+    return number
+
+
+def to_seconds(value: Any, label: str) -> float:
+    """A finite number of seconds >= 0, or a string of one (``"0.5"`` -> 0.5)."""
+    number: Any = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            pass
+    if number is None or not math.isfinite(number) or number < 0:
+        raise ConfigurationError(f"{label}: {value!r} is not a number of seconds >= 0")
+    return float(number)
+
+
+def to_dirs(value: Any, label: str) -> list[str]:
+    """A list of directories; a single str or path is refused (it would become one spool dir
+    per character)."""
+    if isinstance(value, (str, bytes, os.PathLike)) or not hasattr(value, "__iter__"):
+        raise ConfigurationError(f"{label}: {value!r} is not a list of directories")
+    return [os.fspath(d) for d in value]
+
+
+def _one_of(*choices: str) -> Callable[[Any, str], str]:
+    def check(value: Any, label: str) -> str:
+        if value not in choices:
+            raise ConfigurationError(f"{label}: {value!r} is not one of {', '.join(choices)}")
+        return str(value)
+
+    return check
+
+
+#: How each setting is read; settings not named here (keys, the result store) are taken as given.
+READERS: dict[str, Callable[[Any, str], Any]] = {
+    "signing": to_bool,
+    "durable_writes": to_bool,
+    "eager": to_bool,
+    "retries": to_count,
+    "retry_delay": to_seconds,
+    "retry_cap": to_seconds,
+    "park_after": to_seconds,
+    "spool_dirs": to_dirs,
+    "serializer": _one_of(*SERIALIZERS),
+    "results": _one_of("all", "status", "off"),
+}
+
+
+def read_setting(name: str, value: Any, label: str | None = None) -> Any:
+    """``value`` as setting ``name`` wants it, or ``ConfigurationError`` naming ``label`` (how
+    the user wrote the setting: ``SPOOLRT_EAGER``, ``settings.SPOOLRT['EAGER']``)."""
+    reader = READERS.get(name)
+    return value if reader is None else reader(value, label or name)
 
 
 def _from_environment() -> Settings:
     dirs = [d for d in os.environ.get(ENV_SPOOL_DIRS, "").split(os.pathsep) if d]
-    settings = Settings(
-        spool_dirs=dirs, signing=not _env_flag(ENV_UNSIGNED), eager=_env_flag(ENV_EAGER)
-    )
-    park_after = os.environ.get(ENV_PARK_AFTER, "").strip()
-    if park_after:
-        try:
-            settings.park_after = float(park_after)
-        except ValueError:
-            raise ConfigurationError(f"{ENV_PARK_AFTER}={park_after!r} is not seconds") from None
+    settings = Settings(spool_dirs=dirs)
+    # An empty variable is an unset one (``SPOOLRT_EAGER= cmd`` in a shell).
+    for env, name in ((ENV_EAGER, "eager"), (ENV_PARK_AFTER, "park_after")):
+        text = os.environ.get(env, "").strip()
+        if text:
+            setattr(settings, name, read_setting(name, text, env))
+    unsigned = os.environ.get(ENV_UNSIGNED, "").strip()
+    if unsigned:
+        settings.signing = not to_bool(unsigned, ENV_UNSIGNED)
     return settings
 
 
@@ -98,17 +189,16 @@ def get_settings() -> Settings:
 
 
 def configure(**options: Any) -> Settings:
-    """Set process-wide options (see ``Settings``); unnamed options keep their current value."""
+    """Set process-wide options (see ``Settings``); unnamed options keep their current value.
+
+    Values are read by type (``READERS``): booleans also as ``"true"``/``"false"``,
+    ``"1"``/``"0"``, ``"yes"``/``"no"``, ``"on"``/``"off"``; numbers also as their strings
+    (``retries="3"``); anything else is refused with the option's name.
+    """
     settings = get_settings()
     for name in options:
         if name.startswith("_") or not hasattr(settings, name):
             raise ConfigurationError(f"unknown spoolrt setting {name!r}")
-    # Checked before anything is stored, so a refused call leaves the settings as they were.
-    if options.get("results", settings.results) not in defaults.RESULT_MODES:
-        modes = ", ".join(defaults.RESULT_MODES)
-        raise ConfigurationError(f"results must be one of {modes}: {options['results']!r}")
-    if options.get("serializer", settings.serializer) not in SERIALIZERS:
-        raise ConfigurationError(f"unknown serializer {options['serializer']!r}")
     for name, value in options.items():
         setattr(settings, name, value)
     if {"secret_key", "old_keys", "signing"} & options.keys():

@@ -12,8 +12,10 @@ Settings, all optional, in one dict::
     }
 
 Every key but ``TASK_MODULES`` is the upper-case name of a ``spoolrt.configure()`` option; an
-unknown key stops start-up with ``ImproperlyConfigured``. ``override_settings(SPOOLRT=...)``
-applies in tests.
+unknown key, or a value of the wrong type (``"EAGER": "maybe"``; ``"false"`` and ``"3"`` are read
+as ``False`` and 3, see ``spoolrt.config.read_setting``), stops start-up with
+``ImproperlyConfigured`` naming the key, so ``manage.py check`` fails on it too.
+``override_settings(SPOOLRT=...)`` applies in tests.
 
 **Signing key.** By default derived from ``SECRET_KEY`` (HMAC with a fixed purpose, so the
 spool key is not Django's key), and ``SECRET_KEY_FALLBACKS`` are accepted while you rotate.
