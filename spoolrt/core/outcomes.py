@@ -24,6 +24,12 @@ class Outcome(str, Enum):
     SKIPPED = "skipped"
     RESCHEDULED = "rescheduled"
 
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
 
 class TaskStatus(str, Enum):
     """Where a task is in its life. Transitions::
@@ -43,6 +49,27 @@ class TaskStatus(str, Enum):
     SKIPPED = "skipped"
     FAILED = "failed"
     QUARANTINED = "quarantined"
+
+    #: Printed as its value (``done``), as the CLI, the JSON and the store spell it.
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    @classmethod
+    def of(cls, value: TaskStatus | str) -> TaskStatus:
+        """``value`` as a status: a member, or its value in any case (``"failed"``), so that
+        callers can write what the CLI and the JSON show. Anything else: ``ValueError``."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            try:
+                return cls(value.strip().lower())
+            except ValueError:
+                pass
+        known = ", ".join(member.value for member in cls)
+        raise ValueError(f"{value!r} is not a task status; one of {known}")
 
     @property
     def is_final(self) -> bool:

@@ -100,12 +100,15 @@ def check_enqueued(record: TaskRecord) -> None:
         raise ValueError(f"enqueued() takes a queued or scheduled record, not {record.status!r}")
 
 
-def check_finished(status: TaskStatus, result: bytes | None) -> None:
-    """Refuse a ``finished`` call with a non-final status or an unserialised result."""
+def check_finished(status: TaskStatus | str, result: bytes | None) -> TaskStatus:
+    """``status`` as a ``TaskStatus``; refuse a ``finished`` call with a non-final status or an
+    unserialised result."""
+    status = TaskStatus.of(status)
     if status not in FINAL_STATUSES:
         raise ValueError(f"finished() takes a final status, not {status!r}")
     if result is not None and not isinstance(result, bytes):
         raise TypeError(f"result must be serialised bytes or None, not {type(result).__name__}")
+    return status
 
 
 def ttl_seconds(ttl: float | timedelta | None) -> float:
@@ -118,22 +121,17 @@ def ttl_seconds(ttl: float | timedelta | None) -> float:
     return seconds
 
 
-StatusFilter: TypeAlias = TaskStatus | Collection[TaskStatus] | None
+StatusFilter: TypeAlias = TaskStatus | str | Collection[TaskStatus | str] | None
 
 
 def status_filter(status: StatusFilter) -> frozenset[TaskStatus] | None:
-    """Normalise the ``status`` argument of ``list``: one status, several, or None for all."""
+    """Normalise the ``status`` argument of ``list``: one status, several, or None for all;
+    each a ``TaskStatus`` or its value (``"failed"``, see ``TaskStatus.of``)."""
     if status is None:
         return None
-    if isinstance(status, TaskStatus):
-        return frozenset((status,))
-    if isinstance(status, str):
-        raise TypeError(f"status must be a TaskStatus or a collection of them, not {status!r}")
-    statuses = frozenset(status)
-    for each in statuses:
-        if not isinstance(each, TaskStatus):
-            raise TypeError(f"status must be a TaskStatus or a collection of them, not {each!r}")
-    return statuses
+    if isinstance(status, str):  # a TaskStatus is a str too
+        return frozenset((TaskStatus.of(status),))
+    return frozenset(TaskStatus.of(each) for each in status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +280,7 @@ class ResultStore(abc.ABC):
     def finished(
         self,
         task_id: str,
-        status: TaskStatus,
+        status: TaskStatus | str,
         *,
         result: bytes | None = None,
         result_serializer: str | None = None,
@@ -296,7 +294,8 @@ class ResultStore(abc.ABC):
         started_at: float | None = None,
         pid: int | None = None,
     ) -> bool:
-        """Record the final ``status`` (done, skipped, failed or quarantined; else ``ValueError``).
+        """Record the final ``status`` (done, skipped, failed or quarantined, or its value;
+        else ``ValueError``).
 
         ``result``, ``result_serializer``, ``error``, ``traceback`` and ``reason`` replace the
         stored ones together (so a task that failed once and then succeeded shows no error);

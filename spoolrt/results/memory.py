@@ -145,7 +145,7 @@ class MemoryResultStore(ResultStore):
     def finished(
         self,
         task_id: str,
-        status: TaskStatus,
+        status: TaskStatus | str,
         *,
         result: bytes | None = None,
         result_serializer: str | None = None,
@@ -159,8 +159,6 @@ class MemoryResultStore(ResultStore):
         started_at: float | None = None,
         pid: int | None = None,
     ) -> bool:
-        name, spooler, max_attempts = task.name, task.spooler, task.max_attempts
-        check_finished(status, result)
         now = self._clock() if at is None else at
         expires_at = now + ttl_seconds(ttl)
         with self._lock:

@@ -220,7 +220,7 @@ class SQLiteResultStore(ResultStore):
     def finished(
         self,
         task_id: str,
-        status: TaskStatus,
+        status: TaskStatus | str,
         *,
         result: bytes | None = None,
         result_serializer: str | None = None,
@@ -234,8 +234,6 @@ class SQLiteResultStore(ResultStore):
         started_at: float | None = None,
         pid: int | None = None,
     ) -> bool:
-        name, spooler, max_attempts = task.name, task.spooler, task.max_attempts
-        check_finished(status, result)
         now = self._clock() if at is None else at
         params = (
             task_id,
