@@ -195,10 +195,12 @@ def format_when(timestamp: float | None, now: float) -> str:
 
 
 def format_time(timestamp: float | None) -> str:
-    """Local wall-clock time, to the second (what a person compares with their clock)."""
+    """Local wall-clock time, to the second (what a person compares with their clock), with
+    its zone: under Django the local zone is the project's ``TIME_ZONE``, not the machine's."""
     if timestamp is None:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+    moment = time.localtime(timestamp)
+    return time.strftime("%Y-%m-%d %H:%M:%S ", moment) + (moment.tm_zone or time.strftime("%z"))
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

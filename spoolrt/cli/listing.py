@@ -34,8 +34,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from  import results
+from inspection import TaskInfo
 from spoolrt.cli import results
-from spoolrt.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
     add_discovery_options,
@@ -206,14 +207,21 @@ def cmd_show(args: argparse.Namespace) -> int:
             warn(f"  {m.state.value:<12} {m.task_id or '-'}  {m.path}")
         return EXIT_FAILURE
     if not matches:
-        stored = results.lookup(dirs, target)
-        if stored is None:
+        found = results.candidates(dirs, target)
+        if len(found) > 1:
+            warn(f"{target!r} matches {len(found)} stored tasks; give more of the id:")
+            for r in found:
+                when = format_time(r.finished_at or r.started_at or r.enqueued_at)
+                warn(f"  {r.status.value:<12} {r.task_id}  {r.name or '-'}  {when}")
+            return EXIT_FAILURE
+        if not found:
             warn(f"no task {target!r} in {', '.join(dirs) or 'any spool directory'}")
             return EXIT_FAILURE
+        (record,) = found
         if args.json:
-            write_json({"id": stored.task_id, "result": results.to_json(stored)})
+            write_json({"id": record.task_id, "result": results.to_json(record)})
         else:
-            print(results.render(stored))
+            print(results.render(record))
         return EXIT_OK
     entry = matches[0]
     stored = results.lookup([entry.spool_dir], entry.task_id) if entry.task_id else None
@@ -254,7 +262,7 @@ def render_show(entry: Entry, now: float) -> str:
             ("enqueued", f"{format_time(info.enqueued_at)} ({format_when(info.enqueued_at, now)})"),
             ("due", f"{format_time(info.at)} ({format_when(info.at, now)})" if info.at else "now"),
             ("serializer", info.serializer or "-"),
-            ("arguments", info.arguments or "(not shown: signature not verified)"),
+            ("arguments", _call(info) or "(not shown: signature not verified)"),
         ]
     if info.message and info.message != f"ucfg_{info.type_id}":
         rows.append(("message", info.message))
@@ -275,6 +283,14 @@ def render_show(entry: Entry, now: float) -> str:
     if not info.task_id and info.vars:
         text += "\n\nspool vars:\n" + "\n".join(f"  {k} = {v}" for k, v in info.vars.items())
     return text
+
+
+def _call(info: TaskInfo) -> str:
+    """The arguments as the call they were, ``invoice('invoice-9', copies=2)``: a bare
+    ``('invoice-9')`` reads as a one-tuple that lost its comma."""
+    if info.name and info.arguments.startswith("("):
+        return info.name.rpartition(":")[2] + info.arguments
+    return info.arguments
 
 
 def _signature(entry: Entry) -> str:

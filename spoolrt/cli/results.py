@@ -51,19 +51,29 @@ PREFIX_SCAN_LIMIT = 10_000
 def lookup(spool_dirs: Sequence[str], key: str) -> TaskRecord | None:
     """The stored record of task id ``key`` (or of the one id it is a 4+ character prefix of,
     among the newest records) in the first store that knows it."""
+    found = candidates(spool_dirs, key)
+    return found[0] if len(found) == 1 else None
 
-    def work(store: ResultStore) -> TaskRecord | None:
-        record = store.get(key)
-        if record is None and len(key) >= 4:
-            found = [r for r in store.list(limit=PREFIX_SCAN_LIMIT) if r.task_id.startswith(key)]
-            record = found[0] if len(found) == 1 else None
-        return record
+
+def candidates(spool_dirs: Sequence[str], key: str) -> list[TaskRecord]:
+    """The stored record of task id ``key``, else every record (of every store, among the
+    newest) whose id starts with ``key`` (4+ characters): so an ambiguous prefix can be
+    answered with its candidates rather than with "no task"."""
+
+    def exact(store: ResultStore) -> TaskRecord | None:
+        return store.get(key)
+
+    def by_prefix(store: ResultStore) -> list[TaskRecord]:
+        return [r for r in store.list(limit=PREFIX_SCAN_LIMIT) if r.task_id.startswith(key)]
 
     for spool_dir in spool_dirs:
-        record = _with_store(spool_dir, work, None)
+        record = _with_store(spool_dir, exact, None)
         if record is not None:
-            return record
-    return None
+            return [record]
+    if len(key) < 4:
+        return []
+    none: list[TaskRecord] = []
+    return [r for spool_dir in spool_dirs for r in _with_store(spool_dir, by_prefix, none)]
 
 
 def counts(spool_dir: str) -> dict[str, int] | None:
