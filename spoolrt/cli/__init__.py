@@ -1,8 +1,9 @@
 """The ``spoolrt`` command (also ``python -m spoolrt``).
 
 Sub-commands: ``serve`` (the app under uWSGI with a spooler), ``ls``, ``show``, ``stats``
-(look), ``run`` (a task by name, now), ``retry``, ``purge`` (change), ``worker`` (the
-pure-Python worker). ``spoolrt <command> --help`` shows each one's options and examples.
+(look), ``check`` (a health check: exit 1 with the reason), ``run`` (a task by name, now),
+``retry``, ``purge`` (change), ``worker`` (the pure-Python worker). ``spoolrt <command>
+--help`` shows each one's options and examples.
 
 Where the command looks, in this order (the first that gives an answer wins):
 
@@ -31,9 +32,11 @@ import os
 import sys
 from collections.abc import Sequence
 
+from  import __version__, check, listing, maintenance, running, serve
+from _common import CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, warn
 from spoolrt._version import __version__
 from spoolrt.cli import listing, maintenance, running, serve, worker
-from spoolrt.cli._common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, warn
+from spoolrt.cli._common import CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, warn
 
 __all__ = [
     "EXIT_FAILURE",
@@ -55,12 +58,13 @@ where the command looks (first answer wins):
               (written by `spoolrt serve`)
   key         configure(secret_key=...) in the app, $SPOOLRT_SECRET_KEY, the key file
 
-exit codes: 0 ok, 1 task failed or not found, 2 usage, 130 interrupted
+exit codes: 0 ok, 1 task failed or not found, 2 usage, 130 interrupted; `check`: 1 unhealthy
 
 examples:
   spoolrt serve myproject.wsgi            # app + spooler on http://127.0.0.1:8000
   spoolrt ls                              # what is waiting, running, failed
   spoolrt show 19a4c7e0                   # one task, by id prefix
+  spoolrt check --since 1h --max-age 5m   # health check: exit 1 with the reason
   spoolrt retry --failed --task 'myproject.tasks:*'
   spoolrt run --app myproject.tasks send_welcome 42
 """
@@ -77,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     serve.register(subparsers)
     listing.register(subparsers)
+    check.register(subparsers)
     running.register(subparsers)
     maintenance.register(subparsers)
     worker.register(subparsers)
