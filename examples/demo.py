@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         _wait(lambda: _settled(base, failed), 30, "tasks to settle")
         _report(log_file, failed)
         _statuses(handles, str(STATE / "spool"), env["SPOOLRT_KEY_FILE"])
+        _next_steps(handles)
         if args.serve:
             print(f"\nserving on {base} (try {base}/welcome); Ctrl-C stops uWSGI")
             proc.wait()
@@ -115,6 +116,21 @@ def _statuses(handles: dict[str, str], spool_dir: str, key_file: str) -> None:
             outcome = f"error: {exc.error}"
         status = handle.status.value if handle.status else "unknown"
         print(f"  {name:<22} {status:<8} attempts={handle.attempts}  {outcome}")
+
+
+def _next_steps(handles: dict[str, str]) -> None:
+    """The commands that look at what the demo did. The demo signs with its own key file, so
+    each command names it: without it ``spoolrt show`` could not verify the files' signatures."""
+    spoolrt = Path(sys.executable).parent / "spoolrt"
+    if spoolrt.is_relative_to(REPO):
+        spoolrt = spoolrt.relative_to(REPO)
+    prefix = f"SPOOLRT_KEY_FILE={(STATE / 'secret_key').relative_to(REPO)} {spoolrt}"
+    spool = f"--spool {(STATE / 'spool').relative_to(REPO)}"
+    failed = next(task_id for task_id, name in handles.items() if name.endswith("broken_export"))
+    print("\nlook at what it did (from the repository root; the key is the demo's own):")
+    print(f"  {prefix} ls {spool}")
+    print(f"  {prefix} show {spool} {failed}")
+    print(f"  {prefix} stats {spool}")
 
 
 def _report(log_file: Path, failed: Path) -> None:

@@ -234,7 +234,7 @@ def test_missing_cronsim_is_a_configuration_error_naming_the_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "cronsim", None)  # makes `import cronsim` fail
-    with pytest.raises(ConfigurationError, match=r"pip install spoolrt\[cron\]"):
+    with pytest.raises(ConfigurationError, match=r"pip install 'spoolrt\[cron\]'"):
         cron("* * * * *")
     assert periodic(10).seconds == 10  # interval schedules do not need it
 

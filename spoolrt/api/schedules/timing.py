@@ -173,7 +173,8 @@ def _cronsim() -> Any:
         import cronsim
     except ImportError as exc:
         raise ConfigurationError(
-            "cron schedules need the cronsim package: pip install spoolrt[cron]"
+            "cron schedules need the cronsim package: pip install 'spoolrt[cron]' (quoted: zsh "
+            "globs the brackets)"
         ) from exc
     return cronsim
 

@@ -72,8 +72,9 @@ class LocalBackend(Backend):
             if found.kind == KIND_UWSGI and not found.ordered:
                 raise ConfigurationError(
                     f"the uWSGI spooler (pid {found.pid}) on {spool_dir} runs without "
-                    "spooler-ordered, so a task with a priority would never run; add "
-                    "`spooler-ordered = true` to its ini or drop the priority"
+                    "spooler-ordered, so a task with a priority would never run; run it with "
+                    "`spoolrt serve --ordered` (serve rewrites its ini at each start), or add "
+                    "`spooler-ordered = true` to your own ini, or drop the priority"
                 )
 
     def spool(self, spool_dir: str, envelope: Envelope, body: bytes) -> str:

@@ -53,7 +53,9 @@ class UwsgiBackend(Backend):
         if not self.ordered():
             raise ConfigurationError(
                 "this uWSGI instance runs without spooler-ordered, so a task with a priority "
-                "would never run; add `spooler-ordered = true` to the ini or drop the priority"
+                "would never run; start it with `spoolrt serve --ordered` (serve rewrites its "
+                "ini at each start), or add `spooler-ordered = true` to your own ini, or drop "
+                "the priority"
             )
 
     def spool(self, spool_dir: str, envelope: Envelope, body: bytes) -> str:
