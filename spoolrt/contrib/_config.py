@@ -59,8 +59,17 @@ def derive_key(secret: str | bytes) -> str:
     return hmac.new(raw, KEY_PURPOSE, hashlib.sha256).hexdigest()
 
 
+#: Derived key -> where its secret came from ("Django's SECRET_KEY"), so that what reports the
+#: key's source (the header of the ini ``spoolrt serve`` writes) can name the real one.
+DERIVED_FROM: dict[str, str] = {}
+
+
 def add_framework_key(
-    options: dict[str, Any], secret: str | bytes | None, fallbacks: Iterable[str | bytes] = ()
+    options: dict[str, Any],
+    secret: str | bytes | None,
+    fallbacks: Iterable[str | bytes] = (),
+    *,
+    source: str = "the framework's SECRET_KEY",
 ) -> dict[str, Any]:
     """Default the signing key to one derived from the framework's secret (and accept keys
     derived from its fallbacks, so rotating the framework secret does not quarantine tasks
@@ -72,6 +81,7 @@ def add_framework_key(
     if options.get("secret_key") or os.environ.get(ENV_SECRET_KEY) or not secret:
         return options
     derived = {**options, "secret_key": derive_key(secret)}
+    DERIVED_FROM[derived["secret_key"]] = source
     if "old_keys" not in options:
         derived["old_keys"] = [derive_key(old) for old in fallbacks if old]
     return derived

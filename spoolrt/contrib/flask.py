@@ -85,7 +85,8 @@ class Spoolrt:
             source=f"the config of Flask app {app.name!r}",
             label=PREFIX + "{key} in {source}",
         )
-        return add_framework_key(options, app.config.get("SECRET_KEY"))
+        source = f"the SECRET_KEY of Flask app {app.name!r}"
+        return add_framework_key(options, app.config.get("SECRET_KEY"), source=source)
 
 
 def import_task_modules(app: Flask) -> list[str]:

@@ -39,7 +39,10 @@ def options() -> dict[str, Any]:
     except ConfigurationError as exc:
         raise ImproperlyConfigured(str(exc)) from exc
     return add_framework_key(
-        found, _django_secret(), getattr(settings, "SECRET_KEY_FALLBACKS", None) or ()
+        found,
+        _django_secret(),
+        getattr(settings, "SECRET_KEY_FALLBACKS", None) or (),
+        source="Django's SECRET_KEY",
     )
 
 
