@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(dict(sorted(counts.items()))))
         return EXIT_OK
     log.info(
-        "spoolrt: worker serving %s with %d process(es)",
+        "worker serving %s with %d process(es)",
         ", ".join(worker.spool_dirs),
         worker.processes,
     )

@@ -209,7 +209,7 @@ def configure(**options: Any) -> Settings:
 
 
 def _warn_unsigned() -> None:
-    log.warning("spoolrt: signing is OFF; any file dropped in the spool dir will be run")
+    log.warning("signing is OFF; any file dropped in the spool dir will be run")
 
 
 def reset() -> None:

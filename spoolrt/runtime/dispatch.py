@@ -147,6 +147,7 @@ class Dispatcher:
             return self._quarantine(spool_dir, file_name, packet, envelope, exc.reason, str(exc))
 
         interruption = self._start(envelope, spool_dir)
+        began = time.monotonic()
         result: TaskResult
         if interruption:
             # A run that kills its process (harakiri, OOM) would otherwise re-run at every scan
@@ -154,7 +155,9 @@ class Dispatcher:
             result, tb = ResultRescheduled(exception=TaskInterrupted(interruption)), ""
         else:
             result, tb = _run_task(task_cls(file_name, envelope.message, payload, envelope))
+        seconds = time.monotonic() - began
         report = self._settle(spool_dir, file_name, packet, envelope, result, tb)
+        _log_finished(report, envelope, file_name, seconds)
         self._notify("finished", report, spool_dir)
         return report
 
@@ -191,15 +194,6 @@ class Dispatcher:
                 priority=retry.priority,
                 durable=self.settings.durable_writes,
             )
-            log.warning(
-                "spoolrt: task %s (%s) attempt %d/%d failed: %s; retrying in %.1fs",
-                envelope.label,
-                envelope.task_id,
-                envelope.attempt,
-                envelope.max_attempts,
-                error or "rescheduled",
-                max(0.0, next_at - time.time()),
-            )
             return Report(
                 TaskStatus.RETRYING, envelope, error=error, traceback=tb, next_path=path,
                 next_at=next_at,
@@ -214,15 +208,6 @@ class Dispatcher:
             "traceback": tb,
         }
         kept = keep_aside(spool_dir, FAILED, file_name, _original_bytes(packet), record)
-        log.error(
-            "spoolrt: task %s (%s) failed after %d attempt(s): %s; kept in %s\n%s",
-            envelope.label,
-            envelope.task_id,
-            envelope.attempt,
-            record["error"],
-            kept,
-            tb,
-        )
         return Report(
             TaskStatus.FAILED, envelope, error=record["error"], traceback=tb,
             reason="retries-exhausted", kept_path=str(kept),
@@ -244,7 +229,10 @@ class Dispatcher:
             "task": envelope.label if envelope else "",
         }
         kept = keep_aside(spool_dir, QUARANTINE, file_name, _original_bytes(packet), record)
-        log.warning("spoolrt: quarantined %s (%s): %s -> %s", file_name, reason, detail, kept)
+        log.warning(
+            "quarantined %s (%s): %s -> %s; task id %s",
+            file_name, reason, detail, kept, record["task_id"] or "unknown",
+        )  # fmt: skip
         report = Report(
             TaskStatus.QUARANTINED, envelope, error=detail, reason=reason, kept_path=str(kept)
         )
@@ -260,7 +248,7 @@ class Dispatcher:
         such files itself without calling the spooler callable."""
         record = {"reason": error.reason, "detail": str(error), "task_id": "", "task": ""}
         kept = keep_aside(spool_dir, QUARANTINE, file_name, data, record)
-        log.warning("spoolrt: quarantined %s (%s): %s -> %s", file_name, error.reason, error, kept)
+        log.warning("quarantined %s (%s): %s -> %s", file_name, error.reason, error, kept)
         return Report(
             TaskStatus.QUARANTINED, None, error=str(error), reason=error.reason, kept_path=str(kept)
         )
@@ -273,7 +261,7 @@ class Dispatcher:
             try:
                 reason = observer.started(envelope, spool_dir)
             except Exception:
-                log.exception("spoolrt: observer %r failed on started", observer)
+                log.exception("observer %r failed on started", observer)
                 continue
             interruption = interruption or reason
         return interruption
@@ -283,7 +271,28 @@ class Dispatcher:
             try:
                 getattr(observer, event)(subject, spool_dir)
             except Exception:
-                log.exception("spoolrt: observer %r failed on %s", observer, event)
+                log.exception("observer %r failed on %s", observer, event)
+
+
+def _log_finished(report: Report, envelope: Envelope, file_name: str, seconds: float) -> None:
+    """One line per run: INFO when it is done or skipped, WARNING when it will be retried,
+    ERROR when it failed for good; each with the task's name, id, attempt, outcome and run
+    time, and the spool file's name (what uWSGI's own lines show)."""
+    head = (
+        f"task {envelope.label} ({envelope.task_id}) attempt {envelope.attempt}/"
+        f"{envelope.max_attempts}"
+    )
+    if report.status is TaskStatus.RETRYING:
+        delay = max(0.0, (report.next_at or time.time()) - time.time())
+        error = report.error or "rescheduled"
+        log.warning("%s failed in %.3fs: %s; retrying in %.1fs", head, seconds, error, delay)
+    elif report.status is TaskStatus.FAILED:
+        log.error(
+            "%s failed in %.3fs: %s; no retries left, kept in %s\n%s",
+            head, seconds, report.error, report.kept_path, report.traceback,
+        )  # fmt: skip
+    else:
+        log.info("%s %s in %.3fs [%s]", head, report.status, seconds, file_name)
 
 
 def _check_resolvable(task_cls: type[SpoolerTask], payload: Any) -> None:
@@ -331,7 +340,7 @@ def _explicit_at(result: TaskResult) -> float | None:
         seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay or 0)
         return time.time() + max(0.0, seconds)
     except (TypeError, ValueError, OverflowError) as exc:
-        log.warning("spoolrt: ignoring the retry time asked for (%s); using the retry policy", exc)
+        log.warning("ignoring the retry time asked for (%s); using the retry policy", exc)
         return None
 
 

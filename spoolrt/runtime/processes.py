@@ -60,7 +60,7 @@ def fork(worker: Worker, body: Callable[[], Any]) -> int:
     except Abort:
         code = 0
     except BaseException:
-        log.exception("spoolrt: worker process %d failed", os.getpid())
+        log.exception("worker process %d failed", os.getpid())
     finally:
         logging.shutdown()
         os._exit(code)
@@ -96,7 +96,7 @@ def supervise(worker: Worker) -> None:
             started = children.pop(pid, None)
             if started is None or stopping:
                 continue
-            log.warning("spoolrt: worker process %d exited (%s); starting another", pid, status)
+            log.warning("worker process %d exited (%s); starting another", pid, status)
             if time.monotonic() - started < RESTART_BACKOFF:
                 time.sleep(RESTART_BACKOFF)
     finally:

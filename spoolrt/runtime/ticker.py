@@ -74,11 +74,11 @@ def _tick_once() -> None:
         for raw in getattr(module, "spoolers", None) or ():
             promote_due(raw.decode() if isinstance(raw, bytes) else str(raw))
     except Exception:
-        log.exception("spoolrt: promoting parked tasks failed in pid %d", os.getpid())
+        log.exception("promoting parked tasks failed in pid %d", os.getpid())
     try:  # without schedules this is a loop over nothing
         ticking.tick()
     except Exception:
-        log.exception("spoolrt: scheduled tick failed in pid %d", os.getpid())
+        log.exception("scheduled tick failed in pid %d", os.getpid())
 
 
 def _is_master(module: ModuleType) -> bool:
@@ -113,7 +113,7 @@ def install(module: ModuleType | None = None) -> int | None:
         return _installed_signal
     if not list(getattr(module, "spoolers", None) or ()):
         log.warning(
-            "spoolrt: this uWSGI instance has no spooler, so nothing here runs scheduled tasks; "
+            "this uWSGI instance has no spooler, so nothing here runs scheduled tasks; "
             "add `spooler = <dir>` (or run `spoolrt worker` on the spool directory)"
         )
         return None
@@ -123,14 +123,14 @@ def install(module: ModuleType | None = None) -> int | None:
         module.add_timer(number, TICK_SECONDS)
     except (ValueError, OSError) as exc:
         log.error(
-            "spoolrt: could not install the schedule timer in the uWSGI master (%s); scheduled "
+            "could not install the schedule timer in the uWSGI master (%s); scheduled "
             "tasks will not run in this instance. Set %s to a free signal number.",
             exc,
             ENV_SIGNAL,
         )
         return None
     _installed_signal = number
-    log.info("spoolrt: schedules tick every %ds on uWSGI signal %d", TICK_SECONDS, number)
+    log.info("schedules tick every %ds on uWSGI signal %d", TICK_SECONDS, number)
     return number
 
 
@@ -157,7 +157,7 @@ def start_thread() -> threading.Thread | None:
         return None
     _thread_pid = os.getpid()
     log.warning(
-        "spoolrt: spooler %d ticks (schedules, parked tasks) from a thread: its uWSGI master "
+        "spooler %d ticks (schedules, parked tasks) from a thread: its uWSGI master "
         "installed no timer (lazy-apps?). Add `shared-import = spoolrt.schedule_uwsgi` to the "
         "ini to use uWSGI's timer instead.",
         os.getpid(),

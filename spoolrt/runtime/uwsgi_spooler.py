@@ -20,6 +20,7 @@ from typing import Any
 from spoolrt.core.codec.envelope import is_spoolrt_packet
 from spoolrt.core.codec.packet import from_callable_env
 from spoolrt.runtime.dispatch import Dispatcher
+from spoolrt.runtime.logs import install_fallback
 from spoolrt.runtime.ticker import ensure_ticking
 from spoolrt.sending.backends.uwsgi import UwsgiBackend, is_spooler, option, uwsgi_module
 from spoolrt.spooldir.layout import warn_if_exposed
@@ -48,7 +49,7 @@ def install(backend: UwsgiBackend, callable_: Any) -> None:
         for key in ("spooler-import", "spooler-python-import", "spooler-pyimport")
     ):
         log.warning(
-            "spoolrt: lazy-apps is on and no spooler-import is set: the spooler process "
+            "lazy-apps is on and no spooler-import is set: the spooler process "
             "will not load your tasks; add `spooler-import = <your tasks module>`"
         )
     for spool_dir in backend.spooler_dirs():
@@ -82,6 +83,7 @@ class SpoolerCallable:
         if self._announced_pid == pid:
             return
         self._announced_pid = pid
+        install_fallback()  # a spooler is spoolrt's runtime: its task lines must show (see logs)
         spool_dir = self.backend.own_spool_dir()
         if spool_dir is not None:
             self.presence = announce(spool_dir, KIND_UWSGI, ordered=self.backend.ordered())
@@ -105,7 +107,7 @@ class SpoolerCallable:
                 self.dispatcher.run(self.spool_dir(), file_name, packet)
             return SPOOL_OK
         except Exception:
-            log.exception("spoolrt: could not finish a spool file; uWSGI keeps it for a rerun")
+            log.exception("could not finish a spool file; uWSGI keeps it for a rerun")
             return SPOOL_RETRY
 
 

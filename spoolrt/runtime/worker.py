@@ -134,10 +134,10 @@ class Worker:
                 pass
             return report.status.value
         except Abort:
-            log.warning("spoolrt: %s interrupted by a second stop signal; kept for a rerun", name)
+            log.warning("%s interrupted by a second stop signal; kept for a rerun", name)
             raise
         except Exception:
-            log.exception("spoolrt: could not finish %s; it stays for a rerun", path)
+            log.exception("could not finish %s; it stays for a rerun", path)
             return ERROR
         finally:
             taken.release()
@@ -322,7 +322,7 @@ def _tick_schedules() -> bool:
     try:
         ticking.tick()
     except Exception:
-        log.exception("spoolrt: schedule tick failed; trying again next loop")
+        log.exception("schedule tick failed; trying again next loop")
     return True
 
 

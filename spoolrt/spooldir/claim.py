@@ -45,7 +45,7 @@ def claim(path: str, *, due_by: float | None) -> Claim | None:
     except FileNotFoundError:
         return None
     except PermissionError:
-        log.warning("spoolrt: cannot open %s read-write (uWSGI cannot either); skipped", path)
+        log.warning("cannot open %s read-write (uWSGI cannot either); skipped", path)
         return None
     try:
         try:

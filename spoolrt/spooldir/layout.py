@@ -266,5 +266,5 @@ def warn_if_exposed(spool_dir: str | os.PathLike[str]) -> list[str]:
     _checked.add(key)
     problems = exposure_problems(spool_dir)
     for problem in problems:
-        log.warning("spoolrt: spool directory is open to other users: %s", problem)
+        log.warning("spool directory is open to other users: %s", problem)
     return problems

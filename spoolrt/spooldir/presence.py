@@ -181,7 +181,7 @@ def announce(spool_dir: str, kind: str, *, ordered: bool) -> Presence | None:
     try:
         return Presence(spool_dir, kind, ordered=ordered)
     except OSError as exc:
-        log.warning("spoolrt: cannot announce pid %d in %s: %s", os.getpid(), spool_dir, exc)
+        log.warning("cannot announce pid %d in %s: %s", os.getpid(), spool_dir, exc)
         return None
 
 
@@ -333,7 +333,7 @@ def _remove_stale(found: Announcement) -> None:
         return
     try:
         os.unlink(found.path)
-        log.debug("spoolrt: removed stale spooler announcement %s", found.path)
+        log.debug("removed stale spooler announcement %s", found.path)
     except OSError:
         pass
 

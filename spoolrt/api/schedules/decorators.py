@@ -49,7 +49,7 @@ def register(
     twin = _same_definition_elsewhere(name, target)
     if twin is not None:
         log.warning(
-            "spoolrt: %r is the same definition as the scheduled %r (its module was imported "
+            "%r is the same definition as the scheduled %r (its module was imported "
             "under two names); keeping only %r so each slot runs once",
             name,
             twin.name,

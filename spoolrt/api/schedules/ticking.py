@@ -74,7 +74,7 @@ class ScheduleDriver:
                         )
                     except Exception:
                         log.exception(
-                            "spoolrt: schedule %r: slot %s was claimed but its task could not "
+                            "schedule %r: slot %s was claimed but its task could not "
                             "be spooled; this slot will not run",
                             due.name,
                             due.slot.isoformat(),
@@ -100,7 +100,7 @@ class ScheduleDriver:
     def _report_once(self, name: str, problem: str) -> None:
         if (name, problem) not in self._reported:
             self._reported.add((name, problem))
-            log.error("spoolrt: schedule %r cannot run here: %s", name, problem)
+            log.error("schedule %r cannot run here: %s", name, problem)
 
     def next_wakeup(self) -> datetime | None:
         """The earliest next slot of any schedule ticked so far (None before the first tick)."""

@@ -169,7 +169,7 @@ def _read_key(path: Path) -> bytes:
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         # Whoever can read the key can sign a pickle that the spooler will load.
         log.warning(
-            "spoolrt: signing key file %s has mode %o: other users can read or change it; "
+            "signing key file %s has mode %o: other users can read or change it; "
             "run `chmod 600 %s`",
             path,
             stat.S_IMODE(mode),

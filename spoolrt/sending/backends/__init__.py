@@ -91,7 +91,7 @@ def current() -> Backend:
     chosen = _choose()
     if chosen.name != _logged:
         _logged = chosen.name
-        log.debug("spoolrt: using the %s backend (%r)", chosen.name, chosen)
+        log.debug("using the %s backend (%r)", chosen.name, chosen)
     return chosen
 
 
@@ -100,7 +100,7 @@ def force(backend: Backend | None) -> None:
     global _forced
     _forced = backend
     if backend is not None:
-        log.debug("spoolrt: backend forced to %s", backend.name)
+        log.debug("backend forced to %s", backend.name)
 
 
 def forced() -> Backend | None:
