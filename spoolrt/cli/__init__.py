@@ -32,11 +32,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from  import __version__, check, listing, maintenance, running, serve
-from _common import CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, warn
 from spoolrt._version import __version__
-from spoolrt.cli import listing, maintenance, running, serve, worker
-from spoolrt.cli._common import CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, warn
+from spoolrt.cli import check, listing, maintenance, running, serve, worker
+from spoolrt.cli._common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, warn
 
 __all__ = [
     "EXIT_FAILURE",

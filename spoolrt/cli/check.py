@@ -6,8 +6,8 @@ being served, and did anything go wrong recently? It is unhealthy (exit 1) when,
 directory:
 
 - no spooler process is alive for it (a uWSGI spooler running spoolrt, or ``spoolrt worker``:
-  each announces itself in ``<spool>/.spoolrt/run/``, see ``spoolrt.announce``); only processes
-  of this host can be checked, so run it where the spoolers run, or pass ``--no-spooler``;
+  each announces itself in ``<spool>/.spoolrt/run/``, see ``spoolrt.spooldir.presence``); only
+  processes of this host can be checked, so run it where the spoolers run, or pass ``--no-spooler``;
 - with ``--since``: a task failed (retries used up) or was quarantined since then;
 - with ``--max-age``: the oldest task that is due and not running has waited longer than that
   (since it became due: a postponed task does not count before its time).
@@ -28,8 +28,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ..announce import HOST, list_announcements
-from ._common import (
+from spoolrt.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
     add_discovery_options,
@@ -42,7 +41,8 @@ from ._common import (
     read_signer,
     write_json,
 )
-from .scan import Entry, State, scan
+from spoolrt.cli.scan import Entry, State, scan
+from spoolrt.spooldir.presence import HOST, list_announcements
 
 
 def register(subparsers: Any) -> None:

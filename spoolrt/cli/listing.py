@@ -34,9 +34,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from  import results
-from inspection import TaskInfo
 from spoolrt.cli import results
+from spoolrt.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
     add_discovery_options,
@@ -52,6 +51,7 @@ from spoolrt.cli import results
     write_json,
 )
 from spoolrt.cli.scan import Entry, State, entry_for_path, find, scan
+from spoolrt.spooldir.inspect import TaskInfo
 
 
 def register(subparsers: Any) -> None:

@@ -16,20 +16,18 @@ import sys
 import traceback
 from typing import TYPE_CHECKING
 
-from ._common import CliError, warn
+from spoolrt.cli._common import CliError, warn
+from spoolrt.core.codec.serializers import ENV_SECRET_KEY, default_key_file
+from spoolrt.core.config import DERIVED_FROM, get_settings
 
 if TYPE_CHECKING:
-    from .serve import ServeConfig
+    from spoolrt.cli.serve import ServeConfig
 
 
 def key_source(*, imported: bool) -> str:
     """Where this process's signing key comes from, in the order spoolrt looks (see
-    ``spoolrt.config``). ``imported=False``: the app was not imported here, and may still
+    ``spoolrt.core.config``). ``imported=False``: the app was not imported here, and may still
     configure a key of its own (a Django or Flask app derives one from its ``SECRET_KEY``)."""
-    from ..config import get_settings
-    from ..contrib._config import DERIVED_FROM
-    from ..serializers import ENV_SECRET_KEY, default_key_file
-
     settings = get_settings()
     if not settings.signing:
         return "none, signing is OFF (any file in the spool directory runs)"

@@ -35,7 +35,7 @@ from spoolrt.cli._common import (
 )
 from spoolrt.cli.preflight import key_source, preflight
 from spoolrt.core.defaults import SPOOLER_FREQUENCY
-from spoolrt.spooldir.layout.layout import ensure_dir, write_atomic
+from spoolrt.spooldir.layout import ensure_dir, write_atomic
 
 DEFAULT_HTTP = "127.0.0.1:8000"
 DESCRIPTION = f"""\

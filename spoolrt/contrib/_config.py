@@ -14,13 +14,10 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from config import Settings, read_setting
-from errors import ConfigurationError
-from serializers import ENV_SECRET_KEY
 from spoolrt.core.codec.serializers import ENV_SECRET_KEY
-from spoolrt.core.config import Settings
+from spoolrt.core.config import DERIVED_FROM, Settings, read_setting
 from spoolrt.core.errors import ConfigurationError
-from spoolrt.runtime.dispatch import add_dispatch_observer, add_spooler_observer, as
+from spoolrt.runtime.dispatch import add_spooler_observer as add_dispatch_observer
 
 #: ``spoolrt.configure()`` options, by the upper-case name frameworks use for settings.
 SETTING_NAMES: dict[str, str] = {
@@ -40,7 +37,7 @@ def options_from_settings(
 
     An unknown name is refused with the list of known ones: a misspelt ``EAGRE`` would otherwise
     leave tests writing real spool files, or production running tasks inline. Values are read
-    by ``spoolrt.config.read_setting`` (the one reader every integration shares), and a bad one
+    by ``spoolrt.core.config.read_setting`` (the one reader every integration shares), and a bad one
     is refused under ``label``: the name the user wrote in the framework's settings.
     """
     options: dict[str, Any] = {}
@@ -57,11 +54,6 @@ def derive_key(secret: str | bytes) -> str:
     """The task-signing key that belongs to a framework secret (see ``KEY_PURPOSE``)."""
     raw = secret.encode() if isinstance(secret, str) else bytes(secret)
     return hmac.new(raw, KEY_PURPOSE, hashlib.sha256).hexdigest()
-
-
-#: Derived key -> where its secret came from ("Django's SECRET_KEY"), so that what reports the
-#: key's source (the header of the ini ``spoolrt serve`` writes) can name the real one.
-DERIVED_FROM: dict[str, str] = {}
 
 
 def add_framework_key(

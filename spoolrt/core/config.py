@@ -28,6 +28,11 @@ ENV_EAGER = "SPOOLRT_EAGER"
 ENV_PARK_AFTER = "SPOOLRT_PARK_AFTER"
 
 
+#: Derived key -> where its secret came from ("Django's SECRET_KEY"), so that what reports the
+#: key's source (the header of the ini ``spoolrt serve`` writes) can name the real one.
+DERIVED_FROM: dict[str, str] = {}
+
+
 @dataclass
 class Settings:
     """What ``configure()`` sets. ``signing=False`` is unsafe: any file in the spool dir runs."""
@@ -154,7 +159,7 @@ READERS: dict[str, Callable[[Any, str], Any]] = {
     "park_after": to_seconds,
     "spool_dirs": to_dirs,
     "serializer": _one_of(*SERIALIZERS),
-    "results": _one_of("all", "status", "off"),
+    "results": _one_of(*defaults.RESULT_MODES),
 }
 
 
@@ -199,6 +204,9 @@ def configure(**options: Any) -> Settings:
     for name in options:
         if name.startswith("_") or not hasattr(settings, name):
             raise ConfigurationError(f"unknown spoolrt setting {name!r}")
+    # Every value is read before anything is stored, so a refused call leaves the settings
+    # as they were.
+    options = {name: read_setting(name, value) for name, value in options.items()}
     for name, value in options.items():
         setattr(settings, name, value)
     if {"secret_key", "old_keys", "signing"} & options.keys():

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, ClassVar
 
-from .errors import check_retry_time
+from spoolrt.core.errors import check_retry_time
 
 
 class Outcome(str, Enum):

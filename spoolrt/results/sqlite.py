@@ -234,6 +234,8 @@ class SQLiteResultStore(ResultStore):
         started_at: float | None = None,
         pid: int | None = None,
     ) -> bool:
+        name, spooler, max_attempts = task.name, task.spooler, task.max_attempts
+        status = check_finished(status, result)
         now = self._clock() if at is None else at
         params = (
             task_id,

@@ -77,8 +77,8 @@ class SpoolerCallable:
 
     def announce(self) -> None:
         """Announce this spooler process so writers outside uWSGI can wake it (see
-        ``spoolrt.announce``); once per process. Called by the post-fork hook, at import in a
-        spooler, and, as a fallback, at the first task."""
+        ``spoolrt.spooldir.presence``); once per process. Called by the post-fork hook, at import
+        in a spooler, and, as a fallback, at the first task."""
         pid = os.getpid()
         if self._announced_pid == pid:
             return

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 import spoolrt
-from spoolrt import Spooler, backends
-from spoolrt.errors import ConfigurationError
+from spoolrt import Spooler
+from spoolrt.core.errors import ConfigurationError
+from spoolrt.sending import backends
 from tests.support.uwsgi import UwsgiInstance, wait_for
 
 

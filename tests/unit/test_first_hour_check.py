@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from spoolrt import Spooler
-from spoolrt.announce import KIND_WORKER, announce
 from spoolrt.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
 from spoolrt.cli.check import parse_since
+from spoolrt.spooldir.presence import KIND_WORKER, announce
 from spoolrt.testing import LocalSpool, local_spool
 
 

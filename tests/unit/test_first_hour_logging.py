@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from spoolrt import Spooler
-from spoolrt.logs import FORMAT, FallbackHandler, install_fallback
+from spoolrt.runtime.logs import FORMAT, FallbackHandler, install_fallback
 from spoolrt.testing import LocalSpool, local_spool
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 
 import spoolrt
-from spoolrt import config
 from spoolrt.contrib._config import options_from_settings
-from spoolrt.errors import ConfigurationError
+from spoolrt.core import config
+from spoolrt.core.errors import ConfigurationError
 
 flask = pytest.importorskip("flask")
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 import spoolrt
-from spoolrt import Spooler, backends
+from spoolrt import Spooler
 from spoolrt.cli import EXIT_FAILURE, EXIT_OK, main
 from spoolrt.cli._common import format_time
 from spoolrt.results import SQLiteResultStore, TaskRecord
+from spoolrt.sending import backends
 
 KEY = "first-hour-show-key-0123456789"
 

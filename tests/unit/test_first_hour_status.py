@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from spoolrt.outcomes import Outcome, TaskStatus
+from spoolrt.core.outcomes import Outcome, TaskStatus
 from spoolrt.results import MemoryResultStore, ResultStore, SQLiteResultStore, TaskRecord
 
 

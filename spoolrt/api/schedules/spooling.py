@@ -18,7 +18,7 @@ from spoolrt.sending.enqueue import enqueue
 from spoolrt.sending.handle import TaskHandle
 
 #: The task type a slot of a ``ScheduledTask`` class or a web task is spooled as.
-SCHEDULED_TYPE_ID = "spoolrt.scheduled"
+SCHEDULED_TYPE_ID = "spoolrt.api.schedules.classes"
 
 
 @runtime_checkable

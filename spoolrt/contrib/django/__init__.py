@@ -13,7 +13,7 @@ Settings, all optional, in one dict::
 
 Every key but ``TASK_MODULES`` is the upper-case name of a ``spoolrt.configure()`` option; an
 unknown key, or a value of the wrong type (``"EAGER": "maybe"``; ``"false"`` and ``"3"`` are read
-as ``False`` and 3, see ``spoolrt.config.read_setting``), stops start-up with
+as ``False`` and 3, see ``spoolrt.core.config.read_setting``), stops start-up with
 ``ImproperlyConfigured`` naming the key, so ``manage.py check`` fails on it too.
 ``override_settings(SPOOLRT=...)`` applies in tests.
 
