@@ -121,7 +121,7 @@ def result_value(record: TaskRecord) -> Any:
     """
     if record.result is None:
         return None
-    serializer = record.result_serializer or "pickle"
+    serializer = record.result_serializer or defaults.SERIALIZER
     described = f"{len(record.result)} bytes, {serializer}"
     signer, warning = read_signer()
     if warning and signer is not None:

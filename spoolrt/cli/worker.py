@@ -23,6 +23,7 @@ from spoolrt.cli._common import (
     import_apps,
 )
 from spoolrt.cli.progress import Progress
+from spoolrt.core import defaults
 from spoolrt.core.config import configure, get_settings
 from spoolrt.runtime.worker import Worker
 from spoolrt.spooldir.listing import pending_files
@@ -52,11 +53,22 @@ def _positive_int(text: str) -> int:
     return number
 
 
-def _positive_seconds(text: str) -> float:
+def _non_negative_seconds(text: str) -> float:
+    seconds = _seconds(text)
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError("must be 0 or more seconds")
+    return seconds
+
+
+def _seconds(text: str) -> float:
     try:
-        seconds = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+
+
+def _positive_seconds(text: str) -> float:
+    seconds = _seconds(text)
     if not seconds > 0:
         raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return seconds
@@ -89,14 +101,24 @@ def register(subparsers: Any) -> None:
     worker.add_argument(
         "--frequency",
         type=_positive_seconds,
-        default=1.0,
+        default=float(defaults.SPOOLER_FREQUENCY),
         metavar="S",
-        help="seconds between scans when nothing wakes the worker (default 1)",
+        help=f"seconds between scans when nothing wakes the worker "
+        f"(default {defaults.SPOOLER_FREQUENCY})",
     )
     worker.add_argument(
         "--until-empty",
         action="store_true",
-        help="run what is due, then exit (prints counts as JSON)",
+        help="run what is due, then exit (prints counts as JSON); a retry or postponed task "
+        "due within --wait seconds is waited for first",
+    )
+    worker.add_argument(
+        "--wait",
+        type=_non_negative_seconds,
+        default=defaults.UNTIL_EMPTY_WAIT,
+        metavar="S",
+        help=f"with --until-empty: wait for tasks due within S seconds (default "
+        f"{defaults.UNTIL_EMPTY_WAIT:g}: the default retries' backoff; 0: do not wait)",
     )
     worker.add_argument(
         "--log-level",
@@ -131,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         total = sum(1 for d in worker.spool_dirs for _ in pending_files(d))
         with Progress(total=total, label="worker", quiet=args.processes > 1) as progress:
             worker.on_file = lambda _status: progress.advance()
-            counts = worker.run_until_empty()
+            counts = worker.run_until_empty(wait=args.wait)
         print(json.dumps(dict(sorted(counts.items()))))
         return EXIT_OK
     log.info(

@@ -26,6 +26,11 @@ PARK_AFTER = 60.0
 #: retry delays) has this precision; enqueue still wakes an idle spooler at once.
 SPOOLER_FREQUENCY = 1
 
+#: Seconds ``spoolrt worker --until-empty`` waits for a task that comes due (a retry's backoff,
+#: a short postpone) before it exits: the default retries' backoff (1 + 2 + 4 s, with jitter
+#: below that) with room to spare, so a task that fails and then succeeds ends done.
+UNTIL_EMPTY_WAIT = 30.0
+
 #: What the result store keeps of a task: status and return value, status only, or nothing.
 RESULT_MODES = ("all", "status", "off")
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, ClassVar
 
+from spoolrt.core import defaults
 from spoolrt.core.errors import check_retry_time
 
 
@@ -148,10 +149,10 @@ class RetryPolicy:
     burst of failures does not come back as a burst.
     """
 
-    retries: int = 3
-    delay: float = 1.0
+    retries: int = defaults.RETRIES
+    delay: float = defaults.RETRY_DELAY
     factor: float = 2.0
-    cap: float = 3600.0
+    cap: float = defaults.RETRY_CAP
     jitter: bool = True
 
     def __post_init__(self) -> None:

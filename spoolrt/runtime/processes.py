@@ -104,7 +104,7 @@ def supervise(worker: Worker) -> None:
             signal.signal(signum, handler)
 
 
-def fork_until_empty(worker: Worker, include_postponed: bool) -> Counter[str]:
+def fork_until_empty(worker: Worker, include_postponed: bool, wait: float) -> Counter[str]:
     """Run ``run_until_empty`` in ``worker.processes`` forked processes at once and add up
     their counts."""
     readers: dict[int, int] = {}
@@ -114,7 +114,7 @@ def fork_until_empty(worker: Worker, include_postponed: bool) -> Counter[str]:
         def body(write_fd: int = write_fd) -> None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             single = type(worker)(worker.spool_dirs, dispatcher=worker.dispatcher)
-            counts = single.run_until_empty(include_postponed=include_postponed)
+            counts = single.run_until_empty(include_postponed=include_postponed, wait=wait)
             os.write(write_fd, json.dumps(dict(counts)).encode())
 
         pid = fork(worker, body)

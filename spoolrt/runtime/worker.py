@@ -44,6 +44,7 @@ from types import FrameType
 
 from spoolrt.api.schedules import ticking
 from spoolrt.api.schedules.entries import registry
+from spoolrt.core import defaults
 from spoolrt.core.codec.packet import HEADER, unpack
 from spoolrt.core.errors import CorruptSpoolFile
 from spoolrt.runtime.dispatch import Dispatcher
@@ -78,7 +79,7 @@ class Worker:
         self,
         spool_dirs: Sequence[str | os.PathLike[str]],
         processes: int = 1,
-        frequency: float = 1.0,
+        frequency: float = defaults.SPOOLER_FREQUENCY,
         *,
         dispatcher: Dispatcher | None = None,
     ) -> None:
@@ -175,23 +176,32 @@ class Worker:
         self._stopping = False
         return self._pass(include_postponed)[0]
 
-    def run_until_empty(self, *, include_postponed: bool = False) -> Counter[str]:
+    def run_until_empty(
+        self, *, include_postponed: bool = False, wait: float = 0.0
+    ) -> Counter[str]:
         """Scan until a scan finds nothing to run; counts by status value (``done``,
         ``skipped``, ``retrying``, ``failed``, ``quarantined``, ``error``).
 
-        Retries are postponed files, so they stay unless ``include_postponed=True``, which runs
-        them at once until each task is done or failed. With ``processes > 1`` the scans run
-        in that many forked processes at once and their counts are added up.
+        Retries are postponed files: with ``wait`` seconds, a file due within that long of the
+        scan that found nothing else (a retry's backoff, a short postpone) is waited for and
+        run, so a task that fails once and then succeeds ends done; later ones stay.
+        ``include_postponed=True`` runs every postponed file at once instead, until each task
+        is done or failed (tests). With ``processes > 1`` the scans run in that many forked
+        processes at once and their counts are added up.
         """
         if self.processes > 1:
-            return fork_until_empty(self, include_postponed)
+            return fork_until_empty(self, include_postponed, wait)
         self._stopping = False
         total: Counter[str] = Counter()
         while not self._stopping:
-            counts = self.run_once(include_postponed=include_postponed)
+            counts, next_due = self._pass(include_postponed)
             total.update(counts)
-            if sum(n for status, n in counts.items() if status != ERROR) == 0:
+            if sum(n for status, n in counts.items() if status != ERROR):
+                continue
+            pause = None if next_due is None else next_due - time.time()
+            if pause is None or pause > wait:
                 break
+            time.sleep(max(0.0, pause) + 0.01)  # just past its whole second, as uWSGI compares
         return total
 
     # --- serving ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import os
 import time
 from typing import Any
 
+from spoolrt.core import defaults
 from spoolrt.core.errors import ResultTimeout, TaskFailed
 from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results.tracking import decode_result, store_for
@@ -169,7 +170,7 @@ class TaskHandle(str):
             )
         if record.result is None:
             return None
-        return decode_result(record.result, record.result_serializer or "pickle")
+        return decode_result(record.result, record.result_serializer or defaults.SERIALIZER)
 
 
 def _rebuild(path: str, task_id: str, task_name: str, spooler: str) -> TaskHandle:

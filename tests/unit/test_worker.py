@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import spoolrt
 from spoolrt import Spooler, backends
 from spoolrt.cli import worker_main
 from spoolrt.core.codec.packet import FILE_PREFIX
@@ -141,12 +142,10 @@ def test_priorities_run_lowest_first_then_the_top_level(spool: LocalSpool) -> No
 
 
 def test_top_level_files_run_oldest_first(spool: LocalSpool) -> None:
-    for tag in ["a", "b", "c"]:
-        note(tag)
-    paths = spool.pending()
+    handles = [note(tag) for tag in ["a", "b", "c"]]
     now = time.time()
-    for age, path in zip([10, 30, 20], paths, strict=True):
-        os.utime(path, (now - age, now - age))
+    for age, handle in zip([10, 30, 20], handles, strict=True):
+        os.utime(handle.path, (now - age, now - age))
     spool.run_until_empty()
     assert ran == ["b", "c", "a"]
 
@@ -279,3 +278,55 @@ def test_until_empty_with_several_processes_adds_their_counts(spool: LocalSpool)
     counts = Worker([str(spool.dir)], processes=2).run_until_empty()
     assert counts == {"done": 40}
     assert spool.pending() == []
+
+
+@Spooler.task(retries=2, retry_delay=0.2)
+def fails_once(tag: str) -> str:
+    ran.append(tag)
+    task = spoolrt.current_task()
+    if task is not None and task.attempt == 1:
+        raise RuntimeError("first attempt fails")
+    return tag
+
+
+def test_until_empty_waits_for_a_retry_due_soon(
+    spool: LocalSpool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reported: ``--until-empty`` exited while a retry was still pending."""
+    fails_once("again")
+    assert worker_main(["--spool", str(spool.dir), "--until-empty"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {
+        "done": 1,
+        "retrying": 1,
+    }
+    assert ran == ["again", "again"] and spool.pending() == []
+
+
+def test_until_empty_with_wait_0_leaves_the_retry(
+    spool: LocalSpool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fails_once("later")
+    assert worker_main(["--spool", str(spool.dir), "--until-empty", "--wait", "0"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"retrying": 1}
+    assert ran == ["later"] and len(spool.pending()) == 1
+
+
+def test_log_level_names_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    """Reported: ``--log-level LOUD`` died with a raw ValueError traceback."""
+    assert worker_main(["--log-level", "LOUD"]) == 2
+    err = capsys.readouterr().err
+    assert "'LOUD' is not a log level; choose one of DEBUG, INFO, WARNING" in err
+    assert "Traceback" not in err
+
+
+def test_the_worker_finds_its_app_in_spoolrt_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reported: the worker ignored $SPOOLRT_APP, which every other command honours."""
+    (tmp_path / "envapp_for_worker.py").write_text("IMPORTED = True\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SPOOLRT_APP", "envapp_for_worker")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "spool").mkdir()
+    assert worker_main(["--spool", str(tmp_path / "spool"), "--until-empty"]) == 0
+    assert sys.modules["envapp_for_worker"].IMPORTED is True
