@@ -32,7 +32,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spoolrt.cli import results
 from spoolrt.cli._common import (
@@ -52,6 +52,9 @@ from spoolrt.cli._common import (
 )
 from spoolrt.cli.scan import Entry, State, entry_for_path, find, scan
 from spoolrt.spooldir.inspect import TaskInfo
+
+if TYPE_CHECKING:
+    from ..results import TaskRecord
 
 
 def register(subparsers: Any) -> None:
@@ -201,19 +204,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         dirs, _source = find_spool_dirs(args.spool)
         matches = find(scan(dirs, signer, now=now), target)
-    if len(matches) > 1:
-        warn(f"{target!r} matches {len(matches)} task files; give more of the id or a path:")
-        for m in matches:
-            warn(f"  {m.state.value:<12} {m.task_id or '-'}  {m.path}")
+    exact = any(m.task_id == target or os.path.basename(m.path) == target for m in matches)
+    # A prefix may match files and, as well, finished tasks whose files are gone.
+    found = [] if exact else results.candidates(dirs, target)
+    if _ambiguous(target, matches, found):
         return EXIT_FAILURE
     if not matches:
-        found = results.candidates(dirs, target)
-        if len(found) > 1:
-            warn(f"{target!r} matches {len(found)} stored tasks; give more of the id:")
-            for r in found:
-                when = format_time(r.finished_at or r.started_at or r.enqueued_at)
-                warn(f"  {r.status.value:<12} {r.task_id}  {r.name or '-'}  {when}")
-            return EXIT_FAILURE
         if not found:
             warn(f"no task {target!r} in {', '.join(dirs) or 'any spool directory'}")
             return EXIT_FAILURE
@@ -242,6 +238,23 @@ def cmd_show(args: argparse.Namespace) -> int:
         print()
         print(results.render(stored))
     return EXIT_OK
+
+
+def _ambiguous(target: str, matches: Sequence[Entry], stored: Sequence[TaskRecord]) -> bool:
+    """Whether ``target`` names more than one task (task files and stored results of the same
+    id are one task); if so, list the candidates."""
+    on_file = {m.task_id or m.path for m in matches}
+    only_stored = [r for r in stored if r.task_id not in on_file]
+    if len(matches) <= 1 and len(on_file | {r.task_id for r in stored}) <= 1:
+        return False
+    count = len(matches) + len(only_stored)
+    warn(f"{target!r} matches {count} tasks; give more of the id or a path:")
+    for m in matches:
+        warn(f"  {m.state.value:<12} {m.task_id or '-'}  {m.path}")
+    for r in only_stored:
+        when = format_time(r.finished_at or r.started_at or r.enqueued_at)
+        warn(f"  {r.status.value:<12} {r.task_id}  {r.name or '-'}  {when}  (result store)")
+    return True
 
 
 def render_show(entry: Entry, now: float) -> str:

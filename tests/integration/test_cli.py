@@ -301,7 +301,12 @@ def test_show_a_finished_task_from_the_result_store(
     code, out, _err = cli(capsys, "show", task_id, "--spool", str(spool))
     assert code == EXIT_OK
     assert "result store  done" in out and 'result        {"tag": "done"}' in out
-    data = cli_json(capsys, "show", task_id[:12], "--spool", str(spool))
+    # Ids start with the enqueue time: a prefix unique among the populated tasks, not [:12].
+    others = [i for i in populated.ids.values() if i != task_id]
+    prefix = next(task_id[:n] for n in range(4, len(task_id) + 1) if not any(
+        o.startswith(task_id[:n]) for o in others
+    ))  # fmt: skip
+    data = cli_json(capsys, "show", prefix, "--spool", str(spool))
     assert data["result"]["status"] == "done" and data["result"]["result"] == {"tag": "done"}
 
 

@@ -64,7 +64,7 @@ def test_an_ambiguous_stored_prefix_lists_its_candidates(
     code = main(["show", "1a230a7", "--spool", str(spool)])
     err = capsys.readouterr().err
     assert code == EXIT_FAILURE
-    assert "'1a230a7' matches 2 stored tasks" in err and "no task" not in err
+    assert "'1a230a7' matches 2 tasks" in err and "no task" not in err
     assert "1a230a7aaaa" in err and "1a230a7bbbb" in err and "ffff0000" not in err
     assert "billing:invoice" in err
 
@@ -75,6 +75,18 @@ def test_a_unique_stored_prefix_still_shows_the_task(
     store_records(spool, "1a230a7aaaa", "ffff0000")
     assert main(["show", "1a23", "--spool", str(spool)]) == EXIT_OK
     assert "1a230a7aaaa" in capsys.readouterr().out
+
+
+def test_a_prefix_of_a_file_and_of_a_finished_task_lists_both(
+    spool: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    waiting = invoice("invoice-1")
+    store_records(spool, waiting.task_id[:8] + "-finished")
+    code = main(["show", waiting.task_id[:8], "--spool", str(spool)])
+    err = capsys.readouterr().err
+    assert code == EXIT_FAILURE and "matches 2 tasks" in err, err
+    assert waiting.task_id in err and waiting.task_id[:8] + "-finished" in err
+    assert "(result store)" in err
 
 
 def test_arguments_print_as_the_call(spool: Path, capsys: pytest.CaptureFixture[str]) -> None:
