@@ -51,7 +51,7 @@ from spoolrt.core.codec.envelope import decode_packet, encode_body, spool_vars
 from spoolrt.core.codec.packet import pack, unpack
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import SpoolFileError
-from spoolrt.spooldir.layout import remove_kept, write_spool_file
+from spoolrt.spooldir.layout import open_regular, read_regular, remove_kept, write_spool_file
 
 
 def register(subparsers: Any) -> None:
@@ -202,8 +202,7 @@ def requeue(entry: Entry, signer: Signer | None) -> str:
 
     Raises ``SpoolFileError`` (nothing changed) when the file does not verify or decode.
     """
-    with open(entry.path, "rb") as f:
-        packet = unpack(f.read())
+    packet = unpack(read_regular(entry.path))
     envelope = decode_packet(packet, signer)
     spool_dir = os.path.realpath(entry.spool_dir)
     fresh = replace(envelope, attempt=1, at=None, spooler=spool_dir)
@@ -305,9 +304,11 @@ def purge(
 def remove_waiting(path: str) -> str:
     """Unlink a waiting spool file unless a spooler holds it; returns why not, or ""."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = open_regular(path, os.O_RDWR)
     except FileNotFoundError:
         return "already gone (it ran)"
+    except OSError as exc:
+        return f"cannot be opened ({exc.strerror or exc})"
     try:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

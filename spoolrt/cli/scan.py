@@ -23,7 +23,7 @@ from typing import Any
 
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.spooldir.inspect import TaskInfo, describe_file
-from spoolrt.spooldir.layout import FAILED, QUARANTINE, STATE_DIR, read_record
+from spoolrt.spooldir.layout import FAILED, QUARANTINE, STATE_DIR, notice_skipped, read_record
 from spoolrt.spooldir.listing import iter_area, iter_pending
 from spoolrt.spooldir.parking import PARKED, iter_parked
 
@@ -199,6 +199,9 @@ def _describe(path: str, signer: Signer | None) -> TaskInfo | None:
         return describe_file(path, signer)
     except FileNotFoundError:  # run and removed while we were listing
         return None
+    except OSError as exc:  # unreadable, or swapped for a FIFO/directory since it was listed
+        notice_skipped(path, exc)
+        return None
 
 
 # --- who holds a file's lock ---------------------------------------------------------------
@@ -219,7 +222,7 @@ def locked_by(path: str) -> int | None:
     if not _LOCKS_READABLE:
         return None
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)  # a FIFO must not block
     except OSError:
         return None
     try:

@@ -41,7 +41,7 @@ from spoolrt.core.outcomes import (
 )
 from spoolrt.core.registry import FUNCTION_CALL_TYPE, task_functions, task_types
 from spoolrt.results.tracking import StoreObserver
-from spoolrt.spooldir.layout import FAILED, QUARANTINE, keep_aside
+from spoolrt.spooldir.layout import FAILED, QUARANTINE, escape_name, keep_aside
 from spoolrt.spooldir.parking import place_spool_file
 
 log = logging.getLogger("spoolrt")
@@ -231,7 +231,8 @@ class Dispatcher:
         kept = keep_aside(spool_dir, QUARANTINE, file_name, _original_bytes(packet), record)
         log.warning(
             "quarantined %s (%s): %s -> %s; task id %s",
-            file_name, reason, detail, kept, record["task_id"] or "unknown",
+            escape_name(file_name), reason, detail, escape_name(str(kept)),
+            record["task_id"] or "unknown",
         )  # fmt: skip
         report = Report(
             TaskStatus.QUARANTINED, envelope, error=detail, reason=reason, kept_path=str(kept)
@@ -248,7 +249,10 @@ class Dispatcher:
         such files itself without calling the spooler callable."""
         record = {"reason": error.reason, "detail": str(error), "task_id": "", "task": ""}
         kept = keep_aside(spool_dir, QUARANTINE, file_name, data, record)
-        log.warning("quarantined %s (%s): %s -> %s", file_name, error.reason, error, kept)
+        log.warning(
+            "quarantined %s (%s): %s -> %s",
+            escape_name(file_name), error.reason, error, escape_name(str(kept)),
+        )  # fmt: skip
         return Report(
             TaskStatus.QUARANTINED, None, error=str(error), reason=error.reason, kept_path=str(kept)
         )
@@ -289,10 +293,10 @@ def _log_finished(report: Report, envelope: Envelope, file_name: str, seconds: f
     elif report.status is TaskStatus.FAILED:
         log.error(
             "%s failed in %.3fs: %s; no retries left, kept in %s\n%s",
-            head, seconds, report.error, report.kept_path, report.traceback,
+            head, seconds, report.error, escape_name(report.kept_path), report.traceback,
         )  # fmt: skip
     else:
-        log.info("%s %s in %.3fs [%s]", head, report.status, seconds, file_name)
+        log.info("%s %s in %.3fs [%s]", head, report.status, seconds, escape_name(file_name))
 
 
 def _check_resolvable(task_cls: type[SpoolerTask], payload: Any) -> None:

@@ -50,7 +50,7 @@ from spoolrt.core.errors import CorruptSpoolFile
 from spoolrt.runtime.dispatch import Dispatcher
 from spoolrt.runtime.processes import Abort, fork_until_empty, supervise
 from spoolrt.spooldir.claim import claim
-from spoolrt.spooldir.layout import warn_if_exposed
+from spoolrt.spooldir.layout import escape_name, warn_if_exposed
 from spoolrt.spooldir.listing import pending_files
 from spoolrt.spooldir.parking import promote_due, promote_due_throttled
 from spoolrt.spooldir.presence import KIND_WORKER, Presence, announce
@@ -135,10 +135,12 @@ class Worker:
                 pass
             return report.status.value
         except Abort:
-            log.warning("%s interrupted by a second stop signal; kept for a rerun", name)
+            log.warning(
+                "%s interrupted by a second stop signal; kept for a rerun", escape_name(name)
+            )
             raise
         except Exception:
-            log.exception("could not finish %s; it stays for a rerun", path)
+            log.exception("could not finish %s; it stays for a rerun", escape_name(path))
             return ERROR
         finally:
             taken.release()

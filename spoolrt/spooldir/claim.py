@@ -18,6 +18,8 @@ import logging
 import os
 from dataclasses import dataclass
 
+from spoolrt.spooldir.layout import notice_skipped, open_regular
+
 log = logging.getLogger("spoolrt")
 
 
@@ -41,11 +43,15 @@ def claim(path: str, *, due_by: float | None) -> Claim | None:
     (with ``due_by``) its ``at`` is after ``due_by``. Never blocks.
     """
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = open_regular(path, os.O_RDWR)  # a FIFO put there must not block or be "run"
     except FileNotFoundError:
         return None
     except PermissionError:
-        log.warning("cannot open %s read-write (uWSGI cannot either); skipped", path)
+        # Once per file: the loop passes it again every scan (it logged twice a second).
+        notice_skipped(path, "cannot be opened read-write (uWSGI cannot either)")
+        return None
+    except OSError as exc:
+        notice_skipped(path, exc)
         return None
     try:
         try:

@@ -12,6 +12,7 @@ from spoolrt.core.codec.envelope import ENVELOPE_PREFIX, decode_body, read_heade
 from spoolrt.core.codec.packet import HEADER, unpack
 from spoolrt.core.codec.serializers import Signer, get_serializer
 from spoolrt.core.errors import SpoolFileError
+from spoolrt.spooldir.layout import notice_skipped, open_regular
 
 _preview = reprlib.Repr()
 _preview.maxstring = 80
@@ -88,7 +89,7 @@ def peek_header(path: str) -> dict[str, Any] | None:
     """The unverified envelope header of a spool file, reading only its first bytes; None if the
     file is gone (a spooler just ran it), foreign or corrupt. For look-ups, never for running."""
     try:
-        with open(path, "rb") as f:
+        with open(open_regular(path), "rb") as f:  # a FIFO must not block a web worker
             head = f.read(HEADER.size)
             if len(head) < HEADER.size:
                 return None
@@ -99,7 +100,10 @@ def peek_header(path: str) -> dict[str, Any] | None:
                 return None
             header_size = ENVELOPE_PREFIX.unpack(prefix)[3]
             body = prefix + f.read(header_size)
-    except OSError:
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        notice_skipped(path, exc)
         return None
     try:
         return read_header(body)[2]
@@ -108,9 +112,16 @@ def peek_header(path: str) -> dict[str, Any] | None:
 
 
 def describe_file(path: str, signer: Signer | None) -> TaskInfo:
-    with open(path, "rb") as f:
-        data = f.read()
-    return describe_bytes(path, data, signer, os.stat(path).st_mtime)
+    """Describe the spool file at ``path``. Raises ``OSError`` when it cannot be read, and
+    ``NotRegularFile`` (an ``OSError``) for a FIFO, directory... without blocking on it."""
+    fd = open_regular(path)
+    try:
+        mtime = os.fstat(fd).st_mtime
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read()
+    finally:
+        os.close(fd)
+    return describe_bytes(path, data, signer, mtime)
 
 
 def _int(value: Any) -> int:

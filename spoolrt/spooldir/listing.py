@@ -10,10 +10,11 @@ anything else in the directory is left alone.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 
 from spoolrt.core.codec.packet import FILE_PREFIX
-from spoolrt.spooldir.layout import RECORD_SUFFIX, area_dir
+from spoolrt.spooldir.layout import RECORD_SUFFIX, area_dir, file_kind, notice_skipped
 
 
 def pending_files(spool_dir: str) -> Iterator[tuple[str, float]]:
@@ -32,8 +33,10 @@ def pending_files(spool_dir: str) -> Iterator[tuple[str, float]]:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            if entry.is_file(follow_symlinks=False):
+            if stat.S_ISREG(st.st_mode):
                 top.append((st.st_mtime, entry.path))
+            else:
+                notice_skipped(entry.path, f"not a regular file ({file_kind(st.st_mode)})")
         elif name.isdigit() and entry.is_dir(follow_symlinks=False):
             groups.append((int(name), entry.path))
     for _priority, folder in sorted(groups):
@@ -48,12 +51,19 @@ def _sorted_files(folder: str) -> list[tuple[str, float]]:
     try:
         with os.scandir(folder) as it:
             for entry in it:
-                if entry.name.startswith(FILE_PREFIX) and entry.is_file(follow_symlinks=False):
+                if entry.name.startswith(FILE_PREFIX):
                     try:
-                        found.append((entry.stat(follow_symlinks=False).st_mtime, entry.path))
+                        st = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         continue
+                    if stat.S_ISREG(st.st_mode):
+                        found.append((st.st_mtime, entry.path))
+                    else:
+                        notice_skipped(entry.path, f"not a regular file ({file_kind(st.st_mode)})")
     except FileNotFoundError:
+        return []
+    except OSError as exc:  # an unreadable priority directory: say so once, run the others
+        notice_skipped(folder, exc)
         return []
     found.sort()
     return [(path, mtime) for mtime, path in found]
@@ -65,12 +75,28 @@ def iter_pending(spool_dir: str) -> Iterator[str]:
         yield path
 
 
+def _notice_entry(entry: os.DirEntry[str]) -> None:
+    try:
+        kind = file_kind(entry.stat(follow_symlinks=False).st_mode)
+    except OSError:
+        return
+    notice_skipped(entry.path, f"not a regular file ({kind})")
+
+
+def _regular_spool_files(entries: list[os.DirEntry[str]]) -> Iterator[str]:
+    for entry in entries:
+        if entry.name.startswith(FILE_PREFIX):
+            if entry.is_file(follow_symlinks=False):
+                yield entry.path
+            else:
+                _notice_entry(entry)
+
+
 def iter_area(spool_dir: str, area: str) -> Iterator[str]:
     """Files kept in a spoolrt area (failed / quarantine), without their records."""
     try:
-        names = os.listdir(area_dir(spool_dir, area))
+        with os.scandir(area_dir(spool_dir, area)) as found:
+            entries = sorted(found, key=lambda e: e.name)
     except FileNotFoundError:
         return
-    for name in sorted(names):
-        if name.startswith(FILE_PREFIX) and not name.endswith(RECORD_SUFFIX):
-            yield str(area_dir(spool_dir, area) / name)
+    yield from _regular_spool_files([e for e in entries if not e.name.endswith(RECORD_SUFFIX)])

@@ -21,6 +21,7 @@ every listing (``Spooler.get_tasks``, ``spoolrt ls``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -31,7 +32,9 @@ from spoolrt.core.config import get_settings
 from spoolrt.spooldir.layout import (
     STATE_DIR,
     ensure_dir,
+    file_kind,
     new_file_name,
+    notice_skipped,
     priority_dir,
     spool_write_error,
     write_atomic,
@@ -168,12 +171,19 @@ def _bucket_files(bucket_path: str) -> Iterator[tuple[str, str, str]]:
             continue
         prio_path = os.path.join(bucket_path, prio_name)
         try:
-            names = os.listdir(prio_path)
+            with os.scandir(prio_path) as found:
+                entries = list(found)
         except (FileNotFoundError, NotADirectoryError):
             continue
-        for name in names:
-            if not name.startswith(".tmp-"):
-                yield prio_name, name, os.path.join(prio_path, name)
+        for entry in entries:
+            if entry.name.startswith(".tmp-"):
+                continue
+            if entry.is_file(follow_symlinks=False):
+                yield prio_name, entry.name, entry.path
+            else:  # a FIFO or directory is neither listed nor promoted into the spool dir
+                with contextlib.suppress(OSError):
+                    kind = file_kind(entry.stat(follow_symlinks=False).st_mode)
+                    notice_skipped(entry.path, f"not a regular file ({kind})")
 
 
 def _remove_empty(bucket_path: str) -> None:
