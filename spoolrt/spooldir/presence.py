@@ -10,7 +10,10 @@ process) *announces* itself with one small file::
 ``start`` is the kernel's boot id plus the process start time (``/proc/<pid>/stat``), so a pid
 that was recycled by an unrelated process never matches an old announcement: a writer signals
 only a process whose current start token equals the announced one, and through a pidfd when the
-platform has one, so the process it checked is the process it signals. Announcements of dead
+platform has one, so the process it checked is the process it signals. A pid and its start
+token are public, so the announced process must also own the file and hold it open (a spooler
+keeps its announcement open while it runs): a forged file naming another process gets no
+signal sent (``_not_its_announcement``). Announcements of dead
 or recycled processes are removed by whichever writer finds them. Without ``/proc`` nothing can
 be verified, so nothing is signalled and spoolers fall back to their scan frequency.
 
@@ -33,7 +36,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from spoolrt.spooldir.layout import ensure_dir, state_dir, write_atomic
+from spoolrt.spooldir.layout import (
+    ensure_dir,
+    notice_skipped,
+    open_regular,
+    read_regular,
+    state_dir,
+    write_atomic,
+)
 
 log = logging.getLogger("spoolrt")
 
@@ -94,8 +104,7 @@ class Announcement:
     @classmethod
     def load(cls, path: str) -> Announcement | None:
         try:
-            with open(path, "rb") as f:
-                data = json.load(f)
+            data = json.loads(read_regular(path))  # a FIFO planted here must not block
             return cls(
                 pid=int(data["pid"]),
                 host=str(data["host"]),
@@ -292,8 +301,15 @@ class Peers:
             _remove_stale(found)
             return None
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = open_regular(path)
         except OSError:
+            if pidfd is not None:
+                os.close(pidfd)
+            return None
+        problem = _not_its_announcement(found.pid, os.fstat(fd))
+        if problem:
+            notice_skipped(path, f"not signalling pid {found.pid}: {problem}")
+            os.close(fd)
             if pidfd is not None:
                 os.close(pidfd)
             return None
@@ -324,6 +340,38 @@ class Peers:
                 _remove_stale(peer.announcement)
                 self._stamp = None
         return woken
+
+
+def _not_its_announcement(pid: int, st: os.stat_result) -> str:
+    """Why process ``pid`` is not verifiably the spooler that made the announcement ``st`` is
+    the ``fstat`` of, or "" when it is.
+
+    A pid and a start token are public (``/proc/<pid>/stat``): anyone who can write into
+    ``.spoolrt/run/`` could name any process and have every local enqueue send it ``SIGUSR1``,
+    which kills a process that does not handle it. A real spooler keeps its own announcement
+    open for as long as it runs (``Presence``), so the named process must own the file and hold
+    it open; a process whose descriptors this user may not read is not signalled (it would
+    refuse our signal anyway, unless we are root).
+    """
+    try:
+        owner = os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return "its owner cannot be read"
+    if st.st_uid != owner:
+        return f"the announcement belongs to uid {st.st_uid}, the process to uid {owner}"
+    folder = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return "its open files cannot be read"
+    for name in names:
+        try:
+            held = os.stat(os.path.join(folder, name))
+        except OSError:
+            continue
+        if (held.st_dev, held.st_ino) == (st.st_dev, st.st_ino):
+            return ""
+    return "it does not hold this announcement open (forged, or not a spooler)"
 
 
 def _remove_stale(found: Announcement) -> None:
