@@ -61,6 +61,7 @@ from spoolrt.core.errors import (
     UnknownSpooler,
     UnknownTask,
     UnknownTaskType,
+    UnsafeStateArea,
     WebTaskFailed,
 )
 from spoolrt.core.options import TaskOptions
@@ -116,6 +117,7 @@ __all__ = [
     # Errors
     "SpoolrtError",
     "ConfigurationError",
+    "UnsafeStateArea",
     "EnqueueError",
     "InvalidTaskOption",
     "PayloadTooLarge",

@@ -23,6 +23,11 @@ class ConfigurationError(SpoolrtError):
     """The environment cannot do what was asked (no spooler, no key, priority without ordering)."""
 
 
+class UnsafeStateArea(ConfigurationError):
+    """A directory of spoolrt's state area (``<spool>/.spoolrt/...``) is a symlink, not a
+    directory, or owned or writable by another user: spoolrt refuses to write into it."""
+
+
 # --- enqueue side: raised at the call site, nothing has been written -------------------------
 
 

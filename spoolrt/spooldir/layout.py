@@ -27,7 +27,7 @@ from typing import Any
 
 from spoolrt.core import defaults
 from spoolrt.core.codec.packet import FILE_PREFIX
-from spoolrt.core.errors import DiskFull, SpoolDirUnavailable, SpoolWriteError
+from spoolrt.core.errors import DiskFull, SpoolDirUnavailable, SpoolWriteError, UnsafeStateArea
 
 log = logging.getLogger("spoolrt")
 
@@ -72,6 +72,48 @@ def ensure_dir(path: Path) -> Path:
             path.mkdir(mode=DIR_MODE)
         except FileExistsError:
             pass
+    return path
+
+
+def ensure_state_dir(spool_dir: str | os.PathLike[str], *parts: str) -> Path:
+    """``<spool>/.spoolrt/<parts...>``, created 0700 where missing, every level checked.
+
+    Each level is ``lstat``-ed, never followed: a symlink (``.spoolrt/quarantine`` pointing at
+    another user's directory), a non-directory, a directory owned by someone else than this
+    user, the spool directory's owner or root, or one anyone may write into is refused with
+    ``UnsafeStateArea`` instead of receiving task files and records. Checked from the top, so
+    once ``.spoolrt`` is sound nobody else can swap what lies below it.
+    """
+    root = Path(spool_dir)
+    if not root.is_dir():
+        ensure_dir(root)
+    trusted = {os.geteuid(), 0, root.stat().st_uid}
+    path = root
+    for part in (STATE_DIR, *parts):
+        path = path / part
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            try:
+                path.mkdir(mode=DIR_MODE)
+            except FileExistsError:
+                pass
+            info = path.lstat()
+        if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+            raise UnsafeStateArea(
+                f"{path} is {file_kind(info.st_mode)}, not a directory: spoolrt will not write "
+                "into it; remove it (it may have been planted to redirect task files)"
+            )
+        if info.st_uid not in trusted:
+            raise UnsafeStateArea(
+                f"{path} belongs to uid {info.st_uid}, not to this user ({os.geteuid()}) or the "
+                "spool directory's owner: spoolrt will not write into it"
+            )
+        if info.st_mode & stat.S_IWOTH:
+            raise UnsafeStateArea(
+                f"{path} is writable by all users (mode {stat.S_IMODE(info.st_mode):o}): "
+                f"spoolrt will not write into it; run `chmod o-w {path}`"
+            )
     return path
 
 
@@ -190,7 +232,7 @@ def keep_aside(spool_dir: str, area: str, name: str, data: bytes, record: dict[s
     A copy, not a move: under uWSGI the spooler unlinks the original itself after the callable
     returns, and dies if the file is already gone.
     """
-    target = ensure_dir(area_dir(spool_dir, area))
+    target = ensure_state_dir(spool_dir, area)
     stored = f"{name}" if name.startswith(FILE_PREFIX) else f"{FILE_PREFIX}{name}"
     if (target / stored).exists():
         stored = f"{stored}.{os.urandom(3).hex()}"

@@ -26,12 +26,11 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from spoolrt.core.config import get_settings
 from spoolrt.spooldir.layout import (
     STATE_DIR,
-    ensure_dir,
+    ensure_state_dir,
     file_kind,
     new_file_name,
     notice_skipped,
@@ -77,14 +76,15 @@ def place_spool_file(
     if not should_park(at, time.time() if now is None else now):
         return write_spool_file(spool_dir, data, at=at, priority=priority, durable=durable)
     assert at is not None
-    bucket = os.path.join(
-        parked_dir(spool_dir),
+    parts = (
+        PARKED,
         str(int(at // _BUCKET_SECONDS)),
         _NO_PRIORITY if priority is None else str(priority),
     )
+    bucket = os.path.join(spool_dir, STATE_DIR, *parts)
     for attempt in range(_RACE_ATTEMPTS):
         try:
-            ensure_dir(Path(bucket))
+            ensure_state_dir(spool_dir, *parts)  # no symlinked parked area or bucket
             return write_atomic(
                 bucket, new_file_name(), data, mtime=float(math.ceil(at)), durable=durable
             )

@@ -36,8 +36,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from spoolrt.core.errors import UnsafeStateArea
 from spoolrt.spooldir.layout import (
-    ensure_dir,
+    ensure_state_dir,
     notice_skipped,
     open_regular,
     read_regular,
@@ -147,7 +148,7 @@ class Presence:
         start = start_token(self.pid)
         name = f"{HOST}-{self.pid}-{(start or 'unknown').replace(':', '_')}{SUFFIX}"
         record = {"pid": self.pid, "host": HOST, "start": start, "kind": kind, "ordered": ordered}
-        folder = ensure_dir(run_dir(spool_dir))
+        folder = ensure_state_dir(spool_dir, RUN)
         self.path = write_atomic(folder, name, json.dumps(record).encode(), durable=False)
         self._fd: int | None = os.open(self.path, os.O_RDWR)
         self._busy = False
@@ -189,7 +190,7 @@ def announce(spool_dir: str, kind: str, *, ordered: bool) -> Presence | None:
     """Announce this process as a spooler of ``spool_dir``; None (logged) if it cannot."""
     try:
         return Presence(spool_dir, kind, ordered=ordered)
-    except OSError as exc:
+    except (OSError, UnsafeStateArea) as exc:
         log.warning("cannot announce pid %d in %s: %s", os.getpid(), spool_dir, exc)
         return None
 
