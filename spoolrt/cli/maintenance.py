@@ -51,7 +51,8 @@ from spoolrt.core.codec.envelope import decode_packet, encode_body, spool_vars
 from spoolrt.core.codec.packet import pack, unpack
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import SpoolFileError
-from spoolrt.spooldir.layout import open_regular, read_regular, remove_kept, write_spool_file
+from spoolrt.spooldir.layout import remove_kept, write_spool_file
+from spoolrt.spooldir.regular import open_regular, read_regular
 
 
 def register(subparsers: Any) -> None:

@@ -23,9 +23,10 @@ from typing import Any
 
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.spooldir.inspect import TaskInfo, describe_file
-from spoolrt.spooldir.layout import FAILED, QUARANTINE, STATE_DIR, notice_skipped, read_record
+from spoolrt.spooldir.layout import FAILED, QUARANTINE, STATE_DIR, read_record
 from spoolrt.spooldir.listing import iter_area, iter_pending
 from spoolrt.spooldir.parking import PARKED, iter_parked
+from spoolrt.spooldir.regular import notice_skipped
 
 
 class State(str, Enum):

@@ -41,8 +41,9 @@ from spoolrt.core.outcomes import (
 )
 from spoolrt.core.registry import FUNCTION_CALL_TYPE, task_functions, task_types
 from spoolrt.results.tracking import StoreObserver
-from spoolrt.spooldir.layout import FAILED, QUARANTINE, escape_name, keep_aside
+from spoolrt.spooldir.layout import FAILED, QUARANTINE, keep_aside
 from spoolrt.spooldir.parking import place_spool_file
+from spoolrt.spooldir.regular import escape_name
 
 log = logging.getLogger("spoolrt")
 

@@ -50,10 +50,11 @@ from spoolrt.core.errors import CorruptSpoolFile
 from spoolrt.runtime.dispatch import Dispatcher
 from spoolrt.runtime.processes import Abort, fork_until_empty, supervise
 from spoolrt.spooldir.claim import claim
-from spoolrt.spooldir.layout import escape_name, warn_if_exposed
+from spoolrt.spooldir.layout import warn_if_exposed
 from spoolrt.spooldir.listing import pending_files
 from spoolrt.spooldir.parking import promote_due, promote_due_throttled
 from spoolrt.spooldir.presence import KIND_WORKER, Presence, announce
+from spoolrt.spooldir.regular import escape_name
 
 log = logging.getLogger("spoolrt.worker")
 

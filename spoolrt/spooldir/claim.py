@@ -18,7 +18,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-from spoolrt.spooldir.layout import notice_skipped, open_regular
+from spoolrt.spooldir.regular import notice_skipped, open_regular
 
 log = logging.getLogger("spoolrt")
 

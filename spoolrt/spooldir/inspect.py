@@ -12,7 +12,7 @@ from spoolrt.core.codec.envelope import ENVELOPE_PREFIX, decode_body, read_heade
 from spoolrt.core.codec.packet import HEADER, unpack
 from spoolrt.core.codec.serializers import Signer, get_serializer
 from spoolrt.core.errors import SpoolFileError
-from spoolrt.spooldir.layout import notice_skipped, open_regular
+from spoolrt.spooldir.regular import notice_skipped, open_regular
 
 _preview = reprlib.Repr()
 _preview.maxstring = 80

@@ -14,7 +14,8 @@ import stat
 from collections.abc import Iterator
 
 from spoolrt.core.codec.packet import FILE_PREFIX
-from spoolrt.spooldir.layout import RECORD_SUFFIX, area_dir, file_kind, notice_skipped
+from spoolrt.spooldir.layout import RECORD_SUFFIX, area_dir
+from spoolrt.spooldir.regular import file_kind, notice_skipped
 
 
 def pending_files(spool_dir: str) -> Iterator[tuple[str, float]]:

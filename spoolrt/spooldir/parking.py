@@ -31,14 +31,13 @@ from spoolrt.core.config import get_settings
 from spoolrt.spooldir.layout import (
     STATE_DIR,
     ensure_state_dir,
-    file_kind,
     new_file_name,
-    notice_skipped,
     priority_dir,
     spool_write_error,
     write_atomic,
     write_spool_file,
 )
+from spoolrt.spooldir.regular import file_kind, notice_skipped
 
 PARKED = "parked"
 _NO_PRIORITY = "n"

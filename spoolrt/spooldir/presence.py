@@ -37,14 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spoolrt.core.errors import UnsafeStateArea
-from spoolrt.spooldir.layout import (
-    ensure_state_dir,
-    notice_skipped,
-    open_regular,
-    read_regular,
-    state_dir,
-    write_atomic,
-)
+from spoolrt.spooldir.layout import ensure_state_dir, state_dir, write_atomic
+from spoolrt.spooldir.regular import notice_skipped, open_regular, read_regular
 
 log = logging.getLogger("spoolrt")
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from spoolrt import Spooler, configure
-from spoolrt.spooldir import FAILED, escape_name, keep_aside
+from spoolrt.spooldir.layout import FAILED, keep_aside
+from spoolrt.spooldir.regular import escape_name
 from tests.support.oddfiles import OddFiles, as_unprivileged, is_fifo, plant_odd_files
 from tests.support.uwsgi import REPO
 
@@ -105,7 +106,7 @@ print(repr(Spooler.get_result("unknown-id")), flush=True)
 _WORKER_PASSES = """
 import logging, sys
 import spoolrt
-from spoolrt.worker import Worker
+from spoolrt.runtime.worker import Worker
 logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
 spoolrt.configure(spool_dirs=[sys.argv[1]])
 worker = Worker([sys.argv[1]])

@@ -17,9 +17,9 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spoolrt.parking import parked_dir
-from spoolrt.spooldir import FAILED, QUARANTINE, RECORD_SUFFIX, area_dir, keep_aside
-from spoolrt.spoolfile import FILE_PREFIX
+from spoolrt.core.codec.packet import FILE_PREFIX
+from spoolrt.spooldir.layout import FAILED, QUARANTINE, RECORD_SUFFIX, area_dir, keep_aside
+from spoolrt.spooldir.parking import parked_dir
 
 _DROP = "-dac_override,-dac_read_search"
 

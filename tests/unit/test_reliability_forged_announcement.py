@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from spoolrt import Spooler, configure
-from spoolrt.announce import HOST, KIND_WORKER, SUFFIX, run_dir, start_token
-from spoolrt.backends.local import peers
+from spoolrt.sending.backends.local import peers
+from spoolrt.spooldir.presence import HOST, KIND_WORKER, SUFFIX, run_dir, start_token
 from tests.support.uwsgi import wait_for
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from spoolrt.config import Settings
-from spoolrt.dispatch import Dispatcher
-from spoolrt.errors import CorruptSpoolFile
-from spoolrt.spooldir import NotRegularFile, escape_name, notice_skipped, open_regular
-from spoolrt.worker import Worker
+from spoolrt.core.config import Settings
+from spoolrt.core.errors import CorruptSpoolFile
+from spoolrt.runtime.dispatch import Dispatcher
+from spoolrt.runtime.worker import Worker
+from spoolrt.spooldir.regular import NotRegularFile, escape_name, notice_skipped, open_regular
 
 
 def test_escape_name_leaves_plain_names_and_escapes_control_characters() -> None:
@@ -50,7 +50,7 @@ def test_a_skipped_file_is_logged_once(tmp_path: Path, caplog: pytest.LogCapture
         for _ in range(5):
             notice_skipped(path, "not a regular file (a FIFO)")
     assert [r.getMessage() for r in caplog.records].count(
-        f"spoolrt: skipped {path}: not a regular file (a FIFO)"
+        f"skipped {path}: not a regular file (a FIFO)"
     ) == 1
 
 

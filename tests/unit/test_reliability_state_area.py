@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from spoolrt import UnsafeStateArea, configure
-from spoolrt.config import Settings
-from spoolrt.dispatch import Dispatcher
-from spoolrt.errors import CorruptSpoolFile
-from spoolrt.parking import place_spool_file
-from spoolrt.spooldir import ensure_state_dir, keep_aside
+from spoolrt.core.config import Settings
+from spoolrt.core.errors import CorruptSpoolFile
+from spoolrt.runtime.dispatch import Dispatcher
+from spoolrt.spooldir.layout import ensure_state_dir, keep_aside
+from spoolrt.spooldir.parking import place_spool_file
 
 
 @pytest.fixture
