@@ -13,7 +13,7 @@ from spoolrt.api.schedules.decorators import CronDecorator, PeriodicDecorator
 from spoolrt.api.tasks import SpoolerTask, TaskDecorator, spool_message
 from spoolrt.core.codec.serializers import SERIALIZERS
 from spoolrt.core.config import get_settings
-from spoolrt.core.errors import ConfigurationError
+from spoolrt.core.errors import BackendUnavailable, ConfigurationError
 from spoolrt.core.options import OptionArgs, SpoolerRef, TaskOptions
 from spoolrt.results.base import ResultStore
 from spoolrt.results.tracking import store_for
@@ -103,7 +103,8 @@ class Spooler:
 
     @classmethod
     def get_spoolers(cls) -> list[Spooler]:
-        """Every spooler this process can send to, the default one first."""
+        """Every spooler this process can send to, the default one first; ``[]`` where there is
+        none (outside uWSGI with nothing configured), as uwsgiconf answers."""
         return [cls._for_dir(d) for d in known_spool_dirs()]
 
     @classmethod
@@ -122,8 +123,12 @@ class Spooler:
 
     @classmethod
     def get_pids(cls) -> list[int]:
-        """PIDs of all spooler processes (empty where the backend cannot tell)."""
-        return backends.current().pids()
+        """PIDs of all spooler processes (empty where the backend cannot tell, or where there
+        is no backend at all)."""
+        try:
+            return backends.current().pids()
+        except BackendUnavailable:
+            return []
 
     @classmethod
     def set_period(cls, seconds: int) -> bool:

@@ -15,7 +15,12 @@ from spoolrt.core.codec.envelope import Envelope, encode_body, new_task_id, spoo
 from spoolrt.core.codec.packet import pack
 from spoolrt.core.codec.serializers import get_serializer
 from spoolrt.core.config import get_settings
-from spoolrt.core.errors import ConfigurationError, InvalidTaskOption, UnknownSpooler
+from spoolrt.core.errors import (
+    BackendUnavailable,
+    ConfigurationError,
+    InvalidTaskOption,
+    UnknownSpooler,
+)
 from spoolrt.core.options import (
     TaskOptions,
     check_delay,
@@ -29,10 +34,12 @@ from spoolrt.spooldir.parking import place_spool_file, should_park
 
 
 def known_spool_dirs() -> list[str]:
-    """The spool directories this process can send to, the default one first (may be empty)."""
+    """The spool directories this process can send to, the default one first; ``[]`` where
+    there is none (outside uWSGI with nothing configured), as uwsgiconf answers, so discovery
+    code such as an admin page's listing works anywhere. Sending is what raises."""
     try:
         return backends.current().spooler_dirs()
-    except ConfigurationError:
+    except (ConfigurationError, BackendUnavailable):
         return []
 
 
@@ -43,7 +50,10 @@ def resolve_spool_dir(spooler: Any) -> str:
     Raises ``ConfigurationError`` when there is no default spooler and ``UnknownSpooler`` when
     the directory is not one this process sends to.
     """
-    known = known_spool_dirs()
+    try:
+        known = backends.current().spooler_dirs()  # nowhere to send: BackendUnavailable says so
+    except ConfigurationError:
+        known = []
     if spooler is None:
         if not known:
             raise ConfigurationError(
