@@ -20,6 +20,7 @@ from typing import Any
 from spoolrt.core.codec.envelope import is_spoolrt_packet
 from spoolrt.core.codec.packet import from_callable_env
 from spoolrt.runtime.dispatch import Dispatcher
+from spoolrt.runtime.guard import guard, reclaim
 from spoolrt.runtime.logs import install_fallback
 from spoolrt.runtime.ticker import ensure_ticking
 from spoolrt.sending.backends.uwsgi import UwsgiBackend, is_spooler, option, uwsgi_module
@@ -119,10 +120,13 @@ def install_dispatcher(dispatcher: Dispatcher | None = None) -> SpoolerCallable 
     current = getattr(module, "spooler", None)
     if getattr(current, "_spoolrt", False):
         return current
+    global _installed
     backend = UwsgiBackend(module)
     callable_ = SpoolerCallable(backend, dispatcher or Dispatcher())
     install(backend, callable_)
+    _installed = callable_
     _hook_post_fork(module)
+    guard(module)
     if is_spooler(module):  # imported in the spooler itself (lazy-apps + spooler-import)
         callable_.announce()
     # The one-second tick that promotes parked tasks (and fires schedules): a timer in the
@@ -136,8 +140,9 @@ def _hook_post_fork(module: ModuleType) -> None:
 
     uWSGI calls ``uwsgi.post_fork_hook`` in every process it forks, spoolers included, so a
     spooler forked from a master that imported spoolrt announces itself before its first scan.
-    (A hook set *after* this one without chaining, e.g. by importing ``uwsgidecorators``
-    later, replaces it; the first task still announces the spooler.)
+    A hook set *after* this one (importing ``uwsgidecorators`` later) becomes its ``previous``
+    through the module guard (``spoolrt.runtime.guard``), so both run. In a spooler it also
+    makes sure spoolrt's callable is the one uWSGI will call (``reclaim``).
     """
     previous = getattr(module, "post_fork_hook", None)
     if getattr(previous, "_spoolrt", False):
@@ -145,12 +150,19 @@ def _hook_post_fork(module: ModuleType) -> None:
 
     def post_fork_hook() -> None:
         try:
-            if previous is not None:
-                previous()
+            if post_fork_hook.previous is not None:  # type: ignore[attr-defined]
+                post_fork_hook.previous()  # type: ignore[attr-defined]
         finally:
-            current = getattr(module, "spooler", None)
-            if isinstance(current, SpoolerCallable) and is_spooler(module):
-                current.announce()
+            if is_spooler(module):
+                reclaim(module, _installed)
+                current = getattr(module, "spooler", None)
+                if isinstance(current, SpoolerCallable):
+                    current.announce()
 
     post_fork_hook._spoolrt = True  # type: ignore[attr-defined]
+    post_fork_hook.previous = previous  # type: ignore[attr-defined]
     module.post_fork_hook = post_fork_hook  # type: ignore[attr-defined]
+
+
+#: The callable ``install_dispatcher`` installed in this process.
+_installed: SpoolerCallable | None = None
