@@ -332,6 +332,8 @@ def cron(
     Keyword fields take an int, a list of ints (or month/weekday names), a ``range`` or one
     field's crontab text; an omitted field is ``*``. ``dow`` counts as cron does: 0 or 7 is
     Sunday. ``cron(minutes=0, hours=range(9, 18), dow="mon-fri")`` is ``0 9-17 * * mon-fri``.
+    django-autotask counts Monday as 0 (its ``dow=[0, 2]`` is ``dow=[1, 3]`` here, or
+    ``"mon,wed"``): use ``spoolrt.compat.autotask`` for code written with its convention.
     """
     values = {"minutes": minutes, "hours": hours, "dom": dom, "months": months, "dow": dow}
     given = [name for name, value in values.items() if value is not None]
