@@ -42,8 +42,6 @@ from .. import schedule as _schedule
 from ..errors import DuplicateTaskName, InvalidTaskOption
 from ..handle import TaskHandle
 from ..outcomes import ResultProcessed, ResultRescheduled, ResultSkipped, TaskResult
-from ..scheduling import cron as _cron_schedule
-from ..scheduling import periodic as _periodic_schedule
 from ..tasks import TaskFunction, current_task
 
 log = logging.getLogger("spoolrt.compat")
@@ -298,7 +296,7 @@ class timer:  # uWSGI's lower-case name
 
     def __init__(self, secs: int, *, target: str = "", signum: int | None = None) -> None:
         _check_target("timer", target)
-        self.schedule = _periodic_schedule(secs)
+        self.schedule = _schedule.periodic(secs)
         self.signum = signum
 
     def __call__(self, f: Callable[[int], Any]) -> Callable[[int], Any]:
@@ -359,7 +357,7 @@ class cron:  # uWSGI's lower-case name
             strict=True,
         )
         expression = " ".join(_cron_field(value, what) for value, what in fields)
-        self.schedule = _cron_schedule(expression, tz=_local_zone() if tz is None else tz)
+        self.schedule = _schedule.cron(expression, tz=_local_zone() if tz is None else tz)
         self.signum = signum
 
     def __call__(self, f: Callable[[int], Any]) -> Callable[[int], Any]:
