@@ -54,7 +54,7 @@ from spoolrt.cli.scan import Entry, State, entry_for_path, find, scan
 from spoolrt.spooldir.inspect import TaskInfo
 
 if TYPE_CHECKING:
-    from ..results import TaskRecord
+    from spoolrt.results import TaskRecord
 
 
 def register(subparsers: Any) -> None:

@@ -21,13 +21,13 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar, Union
 
-from ..outcomes import ResultProcessed as _Processed
-from ..outcomes import ResultRescheduled as _Rescheduled
-from ..outcomes import ResultSkipped as _Skipped
-from ..outcomes import TaskResult as _TaskResult
-from ..spooler import Spooler as _Spooler
-from ..tasks import FunctionCallTask, task_types
-from ..tasks import SpoolerTask as _SpoolerTask
+from spoolrt.api.spooler import Spooler as _Spooler
+from spoolrt.api.tasks import FunctionCallTask, task_types
+from spoolrt.api.tasks import SpoolerTask as _SpoolerTask
+from spoolrt.core.outcomes import ResultProcessed as _Processed
+from spoolrt.core.outcomes import ResultRescheduled as _Rescheduled
+from spoolrt.core.outcomes import ResultSkipped as _Skipped
+from spoolrt.core.outcomes import TaskResult as _TaskResult
 
 SPOOL_OK = -2
 SPOOL_RETRY = -1

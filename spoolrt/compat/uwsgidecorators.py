@@ -38,11 +38,12 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .. import schedule as _schedule
-from ..errors import DuplicateTaskName, InvalidTaskOption
-from ..handle import TaskHandle
-from ..outcomes import ResultProcessed, ResultRescheduled, ResultSkipped, TaskResult
-from ..tasks import TaskFunction, current_task
+from spoolrt.api import schedules as _schedule
+from spoolrt.api.tasks import TaskFunction, current_task
+from spoolrt.core.errors import DuplicateTaskName, InvalidTaskOption
+from spoolrt.core.outcomes import ResultProcessed, ResultRescheduled, ResultSkipped, TaskResult
+from spoolrt.sending import backends
+from spoolrt.sending.handle import TaskHandle
 
 log = logging.getLogger("spoolrt.compat")
 
@@ -117,7 +118,7 @@ class _Spooled:
             )
         spooler_functions[self.name] = self
         # A spoolrt task whose function is this object's runner: signed, recorded, bounded.
-        self.task: TaskFunction[Any, Any] = TaskFunction(self._run, spooler=None, name=self.name)
+        self.task: TaskFunction[Any, Any] = TaskFunction(self._run, name=self.name)
         self.__name__ = getattr(func, "__name__", self.name)
         self.__qualname__ = getattr(func, "__qualname__", self.name)
         self.__doc__ = func.__doc__
@@ -174,10 +175,8 @@ class _Spooled:
     def _again(self, payload: dict[str, Any]) -> None:
         """Spool the next run of a ``@spoolforever`` task before this one is let go, so a crash
         in between leaves two runs, never none."""
-        from .. import backend
-
-        if backend().name == "eager":  # inline runs would recurse for ever
-            log.warning("spoolrt: %s is @spoolforever; eager mode runs it once", self.name)
+        if backends.current().name == "eager":  # inline runs would recurse for ever
+            log.warning("%s is @spoolforever; eager mode runs it once", self.name)
             return
         task = current_task()
         envelope = task.envelope if task is not None else None

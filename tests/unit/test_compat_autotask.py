@@ -16,7 +16,8 @@ from typing import Any
 import django.conf
 import pytest
 
-from spoolrt import schedule as schedule_module
+from spoolrt.api.schedules import Schedule, ScheduleDriver, cron, registry
+from spoolrt.api.schedules import ticking as schedule_module
 from spoolrt.compat import autotask
 from spoolrt.compat.autotask import (
     DONE,
@@ -27,9 +28,7 @@ from spoolrt.compat.autotask import (
     delayed_task,
     periodic_task,
 )
-from spoolrt.errors import InvalidTaskOption
-from spoolrt.schedule import ScheduleDriver, registry
-from spoolrt.scheduling import Schedule, cron
+from spoolrt.core.errors import InvalidTaskOption
 from spoolrt.testing import LocalSpool, local_spool
 
 UTC = timezone.utc

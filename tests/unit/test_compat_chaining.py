@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from spoolrt.backends import uwsgi as uwsgi_backend
+from spoolrt.runtime import guard as uwsgi_backend
 
 
 class Ours:
@@ -28,7 +28,7 @@ def guarded() -> tuple[ModuleType, Ours]:
     module = ModuleType("uwsgi")
     ours = Ours()
     module.spooler = ours  # type: ignore[attr-defined]
-    assert uwsgi_backend._guard(module)
+    assert uwsgi_backend.guard(module)
     return module, ours
 
 
@@ -38,7 +38,7 @@ def test_a_later_spooler_callable_is_chained_behind_spoolrts(
     module, ours = guarded()
     with caplog.at_level(logging.WARNING, logger="spoolrt"):
         module.spooler = foreign  # type: ignore[attr-defined]
-    assert module.spooler is ours and ours.previous is foreign  # type: ignore[attr-defined]
+    assert module.spooler is ours and ours.previous is foreign
     assert "chained behind spoolrt's" in caplog.text
 
 
@@ -47,22 +47,22 @@ def test_the_same_holds_for_the_post_fork_hook() -> None:
     hook = Ours()
     module.post_fork_hook = hook  # type: ignore[attr-defined]
     module.post_fork_hook = print  # type: ignore[attr-defined]
-    assert module.post_fork_hook is hook and hook.previous is print  # type: ignore[attr-defined]
+    assert module.post_fork_hook is hook and hook.previous is print
 
 
 def test_spoolrts_own_callables_and_other_attributes_are_set_as_usual() -> None:
     module, ours = guarded()
     newer = Ours()
     module.spooler = newer  # type: ignore[attr-defined]
-    assert module.spooler is newer and ours.previous is None  # type: ignore[attr-defined]
+    assert module.spooler is newer and ours.previous is None
     module.mule_msg_hook = foreign  # type: ignore[attr-defined]
-    assert module.mule_msg_hook is foreign  # type: ignore[attr-defined]
+    assert module.mule_msg_hook is foreign
 
 
 def test_a_foreign_callable_set_before_spoolrts_is_simply_replaced() -> None:
     module = ModuleType("uwsgi")
     module.spooler = foreign  # type: ignore[attr-defined]
-    uwsgi_backend._guard(module)
+    uwsgi_backend.guard(module)
     ours = Ours()
     module.spooler = ours  # type: ignore[attr-defined]  # install() chains it itself
-    assert module.spooler is ours  # type: ignore[attr-defined]
+    assert module.spooler is ours

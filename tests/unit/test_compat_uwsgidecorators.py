@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from spoolrt import Spooler, TaskStatus
-from spoolrt import schedule as schedule_module
+from spoolrt.api.schedules import CronSchedule, IntervalSchedule, ScheduleDriver, registry
+from spoolrt.api.schedules import ticking as schedule_module
 from spoolrt.compat import uwsgidecorators as ud
 from spoolrt.compat.uwsgidecorators import (
     SPOOL_IGNORE,
@@ -25,9 +26,7 @@ from spoolrt.compat.uwsgidecorators import (
     spoolraw,
     timer,
 )
-from spoolrt.errors import DuplicateTaskName, InvalidTaskOption
-from spoolrt.schedule import ScheduleDriver, registry
-from spoolrt.scheduling import CronSchedule, IntervalSchedule
+from spoolrt.core.errors import DuplicateTaskName, InvalidTaskOption
 from spoolrt.testing import LocalSpool, local_spool
 
 calls: list[tuple[str, Any]] = []

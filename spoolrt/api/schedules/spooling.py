@@ -25,11 +25,9 @@ SCHEDULED_TYPE_ID = "spoolrt.api.schedules.classes"
 class SlotRunner(Protocol):
     """A scheduled target other than a task function (a ``ScheduledTask`` class, a web task).
 
-    Its slots are spooled as ``SCHEDULED_TYPE_ID`` tasks with its ``options``; in the spooler
-    ``run_slot`` runs one.
+    Its slots are spooled as ``SCHEDULED_TYPE_ID`` tasks with its ``options`` attribute (a
+    ``TaskOptions``) when it has one; in the spooler ``run_slot`` runs one.
     """
-
-    options: TaskOptions
 
     def run_slot(self, slot: datetime | None) -> Any: ...
 

@@ -35,13 +35,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...errors import InvalidTaskOption
-from ...handle import TaskHandle
-from ...outcomes import ResultProcessed, TaskStatus
-from ...spooler import Spooler
-from ...tasks import TaskFunction
+from spoolrt.api.spooler import Spooler
+from spoolrt.api.tasks import TaskFunction
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+from spoolrt.core.errors import InvalidTaskOption
+from spoolrt.core.options import OptionArgs, TaskOptions
+from spoolrt.core.outcomes import ResultProcessed, TaskStatus
+from spoolrt.sending.handle import TaskHandle
 
 #: autotask's status values (``autotask.models``), so stored or compared values keep working.
 WAITING = 1
@@ -134,8 +138,8 @@ class _AlwaysProcessed:
         return ResultProcessed(self._target(*args, **kwargs))
 
 
-def _task(func: Callable[..., Any], **options: Any) -> TaskFunction[Any, Any]:
-    return TaskFunction(_AlwaysProcessed(func), spooler=None, **options)
+def _task(func: Callable[..., Any], **options: Unpack[OptionArgs]) -> TaskFunction[Any, Any]:
+    return TaskFunction(_AlwaysProcessed(func), options=TaskOptions(**options))
 
 
 class delayed_task:  # autotask's lower-case name
