@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.uwsgi import UwsgiInstance, wait_for
+from tests.support.worker import WorkerRuntime
 
 
 @pytest.fixture
@@ -25,8 +26,9 @@ def instance(tmp_path: Path) -> Iterator[UwsgiInstance]:
         started.stop()
 
 
-def lines_with(instance: UwsgiInstance, text: str) -> list[str]:
-    return [line for line in instance.log().splitlines() if text in line]
+def lines_with(instance: UwsgiInstance | WorkerRuntime, text: str) -> list[str]:
+    log = instance.log_path.read_text(errors="replace") if instance.log_path.exists() else ""
+    return [line for line in log.splitlines() if text in line]
 
 
 def test_a_done_task_gets_one_info_line(instance: UwsgiInstance) -> None:
@@ -68,3 +70,22 @@ def test_spooler_lines_carry_the_prefix_once(instance: UwsgiInstance) -> None:
     wait_for(lambda: lines_with(instance, task_id), what="the task's log line")
     ours = [line for line in instance.log().splitlines() if " spoolrt: " in line]
     assert ours and all(re.match(r"^[A-Z]+ spoolrt: (?!spoolrt)", line) for line in ours), ours
+
+
+def test_the_worker_logs_each_run_with_one_prefix(tmp_path: Path) -> None:
+    """The same lines from ``spoolrt worker`` (its own format adds time and pid)."""
+    with WorkerRuntime(tmp_path, processes=1) as runtime:
+        done_id = runtime.enqueue("coretasks:processed", "by-worker")["id"]
+        failed_id = runtime.enqueue("coretasks:always_fails", "worker-fails")["id"]  # retries=2
+        done = wait_for(lambda: lines_with(runtime, done_id), what="the worker's log line")
+        failed = wait_for(
+            lambda: [line for line in lines_with(runtime, failed_id) if " ERROR " in line],
+            timeout=30,
+            what="the failure's ERROR line",
+        )
+    assert len(done) == 1, done
+    line = rf" INFO spoolrt: task coretasks:processed \({done_id}\) attempt 1/4 done in "
+    assert re.search(line + r"\d+\.\d{3}s ", done[0]), done
+    retries = [line for line in lines_with(runtime, failed_id) if " WARNING " in line]
+    assert len(retries) == 2 and len(failed) == 1, (retries, failed)
+    assert lines_with(runtime, " spoolrt") and not lines_with(runtime, "spoolrt: spoolrt")

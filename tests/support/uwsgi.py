@@ -52,7 +52,85 @@ def wait_for(
         time.sleep(interval)
 
 
-class UwsgiInstance:
+class RuntimeClient:
+    """What a test asks of a running instance, over HTTP and on disk: shared by
+    ``UwsgiInstance`` and the worker runtime (``tests/support/worker.py``), so the shared
+    scenarios run on both unchanged. Needs ``port``, ``log_path``, ``out_dir``, ``spool_dir``."""
+
+    port: int
+    log_path: Path
+    out_dir: Path
+    spool_dir: Path
+
+    # --- talking to it ------------------------------------------------------------------------
+
+    def request(self, path: str, data: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
+        body = None if data is None else json.dumps(data).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        text = raw.decode()
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def get(self, path: str) -> Any:
+        return self.request(path)[1]
+
+    def post(self, path: str, data: Any) -> Any:
+        status, payload = self.request(path, data)
+        if status != 200:
+            raise AssertionError(f"POST {path} -> {status}: {payload}\n{self.log()[-2000:]}")
+        return payload
+
+    def enqueue(self, task: str, *args: Any, **options: Any) -> dict[str, Any]:
+        kwargs = options.pop("kwargs", {})
+        return self.post("/enqueue", {"task": task, "args": args, "kwargs": kwargs, **options})
+
+    # --- what happened ------------------------------------------------------------------------
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def runs(self, task: str | None = None) -> list[dict[str, Any]]:
+        """Every run the test tasks recorded, in order of recording."""
+        path = self.out_dir / "runs.jsonl"
+        if not path.exists():
+            return []
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [r for r in rows if task is None or r["task"] == task]
+
+    def wait_runs(self, task: str, count: int, timeout: float = 20.0, **match: Any) -> list[Any]:
+        def enough() -> list[Any]:
+            rows = [r for r in self.runs(task) if all(r.get(k) == v for k, v in match.items())]
+            return rows if len(rows) >= count else []
+
+        return wait_for(enough, timeout, what=f"{count} run(s) of {task} {match or ''}")
+
+    def pending(self) -> list[str]:
+        return sorted(
+            str(p.relative_to(self.spool_dir))
+            for p in self.spool_dir.rglob("uwsgi_spoolfile_on_*")
+            if ".spoolrt" not in p.parts
+        )
+
+    def area(self, name: str) -> list[Path]:
+        folder = self.spool_dir / ".spoolrt" / name
+        if not folder.exists():
+            return []
+        # .tmp-* files are copies still being written (keep_aside renames them into place)
+        return sorted(
+            p
+            for p in folder.iterdir()
+            if not p.name.endswith(".json") and not p.name.startswith(".tmp-")
+        )
+
+
+class UwsgiInstance(RuntimeClient):
     """One uWSGI master (and its workers and spoolers) in its own process group."""
 
     def __init__(
@@ -143,70 +221,3 @@ class UwsgiInstance:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    # --- talking to it ------------------------------------------------------------------------
-
-    def request(self, path: str, data: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
-        body = None if data is None else json.dumps(data).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-        text = raw.decode()
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, text
-
-    def get(self, path: str) -> Any:
-        return self.request(path)[1]
-
-    def post(self, path: str, data: Any) -> Any:
-        status, payload = self.request(path, data)
-        if status != 200:
-            raise AssertionError(f"POST {path} -> {status}: {payload}\n{self.log()[-2000:]}")
-        return payload
-
-    def enqueue(self, task: str, *args: Any, **options: Any) -> dict[str, Any]:
-        kwargs = options.pop("kwargs", {})
-        return self.post("/enqueue", {"task": task, "args": args, "kwargs": kwargs, **options})
-
-    # --- what happened ------------------------------------------------------------------------
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def runs(self, task: str | None = None) -> list[dict[str, Any]]:
-        """Every run the test tasks recorded, in order of recording."""
-        path = self.out_dir / "runs.jsonl"
-        if not path.exists():
-            return []
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        return [r for r in rows if task is None or r["task"] == task]
-
-    def wait_runs(self, task: str, count: int, timeout: float = 20.0, **match: Any) -> list[Any]:
-        def enough() -> list[Any]:
-            rows = [r for r in self.runs(task) if all(r.get(k) == v for k, v in match.items())]
-            return rows if len(rows) >= count else []
-
-        return wait_for(enough, timeout, what=f"{count} run(s) of {task} {match or ''}")
-
-    def pending(self) -> list[str]:
-        return sorted(
-            str(p.relative_to(self.spool_dir))
-            for p in self.spool_dir.rglob("uwsgi_spoolfile_on_*")
-            if ".spoolrt" not in p.parts
-        )
-
-    def area(self, name: str) -> list[Path]:
-        folder = self.spool_dir / ".spoolrt" / name
-        if not folder.exists():
-            return []
-        # .tmp-* files are copies still being written (keep_aside renames them into place)
-        return sorted(
-            p
-            for p in folder.iterdir()
-            if not p.name.endswith(".json") and not p.name.startswith(".tmp-")
-        )

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from spoolrt.spooldir.presence import list_announcements
-from tests.support.uwsgi import APPS, UwsgiInstance, free_port, wait_for
+from tests.support.uwsgi import APPS, RuntimeClient, free_port, wait_for
 
 SERVE_APP = Path(__file__).with_name("serve_app.py")
 SECRET_KEY = "integration-test-key-0123456789"
@@ -125,7 +125,7 @@ class WorkerProcess:
         return self.proc.returncode
 
 
-class WorkerRuntime:
+class WorkerRuntime(RuntimeClient):
     """The test app under wsgiref + ``spoolrt worker`` processes (see the module docstring)."""
 
     def __init__(
@@ -186,9 +186,9 @@ class WorkerRuntime:
     def _ready(self) -> bool:
         assert self.server is not None
         if self.server.poll() is not None:
-            raise AssertionError(f"app server exited with {self.server.returncode}:\n{self.log()}")  # type: ignore[misc]  # borrowed UwsgiInstance method
+            raise AssertionError(f"app server exited with {self.server.returncode}:\n{self.log()}")
         try:
-            return self.get("/ping") == "pong"  # type: ignore[misc]  # borrowed UwsgiInstance method
+            return self.get("/ping") == "pong"
         except OSError:
             return False
 
@@ -207,14 +207,3 @@ class WorkerRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    # UwsgiInstance's HTTP client and on-disk readers, shared as they are.
-    request = UwsgiInstance.request
-    get = UwsgiInstance.get
-    post = UwsgiInstance.post
-    enqueue = UwsgiInstance.enqueue
-    log = UwsgiInstance.log
-    runs = UwsgiInstance.runs
-    wait_runs = UwsgiInstance.wait_runs
-    pending = UwsgiInstance.pending
-    area = UwsgiInstance.area
