@@ -31,6 +31,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 FULL_POSTPONED = (0, 10_000, 100_000)
 QUICK_POSTPONED = (0, 100)
+#: Spooler (consumer) process counts of the drain figure: the scaling curve.
+DRAIN_PROCESSES = (1, 2, 4)
 
 METHOD_NOTES = [
     "enqueue: N calls in one loop, inside one uWSGI request (nothing consuming, "
@@ -191,7 +193,7 @@ class Runner:
         load = self.plan.load
         enqueue = self.wants(subject, ENQUEUE)
         if self.wants(subject, DRAIN):
-            for processes in (1, 2):
+            for processes in DRAIN_PROCESSES:
                 step = partial(figures.drain, subject, load, processes, record_enqueue=enqueue)
                 self.measure(fs, subject, f"{tag} drain p{processes}", step)
         capped = figures.drain_size(subject, load) < load.tasks

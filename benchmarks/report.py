@@ -30,6 +30,7 @@ def metrics(postponed_counts: Sequence[int]) -> list[Metric]:
         Metric("enqueue_us", "enqueue µs/call ↓", ENQUEUE, False, 1),
         Metric("drain_p1", "drain tasks/s, 1 process ↑", DRAIN, True, 0),
         Metric("drain_p2", "drain tasks/s, 2 processes ↑", DRAIN, True, 0),
+        Metric("drain_p4", "drain tasks/s, 4 processes ↑", DRAIN, True, 0),
         Metric("latency_p50_ms", "idle enqueue→start ms, median ↓", LATENCY, False, 2),
         Metric("latency_p99_ms", "idle enqueue→start ms, p99 ↓", LATENCY, False, 2),
         Metric("pickup_p50_ms", "pickup under load ms, median ↓", PICKUP, False, 1),
