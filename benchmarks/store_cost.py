@@ -10,7 +10,9 @@ The machine is shared, so rounds are interleaved (round 1 of every setup, then r
 the median of the rounds is printed with the best one. The last column relates the spooler-side
 cost to the raw uWSGI spooler's drain of ~27 us/task on tmpfs (DESIGN.md): with the store on,
 a task may cost no more than 2x what it costs with the store off. "finished only" is a spooler
-that skips ``started`` (one write per task; no ``running`` status).
+that skips ``started`` (one write per task; no ``running`` status); "slot+finished" is what the
+dispatcher does now: "running" in the process's slot (``spoolrt.spooldir.slots``), then the
+one ``finished`` write.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from spoolrt.results import (
     TaskDescription,
     TaskRecord,
 )
+from spoolrt.spooldir.slots import board_for, forget_boards
 
 RAW_DRAIN_US = 27.0
 RESULT = b"\x80\x05\x95\x06\x00\x00\x00\x00\x00\x00\x00\x8c\x02ok\x94."  # pickle.dumps("ok")
@@ -83,34 +86,77 @@ def run_lean(store: ResultStore, ids: Sequence[str]) -> float:
     return time.perf_counter() - began
 
 
-def one_process_round(store: ResultStore, tasks: int) -> tuple[float, float, float]:
-    """(enqueued, started+finished, finished only) in us/task for batches of new tasks."""
+def run_slotted(store: ResultStore, ids: Sequence[str], spool_dir: str) -> float:
+    """What the dispatcher does per task now: "running" in this process's slot (a look at the
+    peers' slots for a dead run of the same attempt, one pwrite), the slot back to idle, then
+    the one store write, ``finished``, with the start time and pid."""
+    pid = os.getpid()
+    board = board_for(spool_dir)
+    assert board is not None
+    began = time.perf_counter()
+    for task_id in ids:
+        now = time.time()
+        board.start(task_id, 1, NAME, now)
+        board.finish()
+        store.finished(
+            task_id,
+            TaskStatus.DONE,
+            result=RESULT,
+            result_serializer="pickle",
+            attempt=1,
+            task=TASK,
+            started_at=now,
+            pid=pid,
+        )
+    return time.perf_counter() - began
+
+
+def one_process_round(
+    store: ResultStore, tasks: int, spool_dir: str
+) -> tuple[float, float, float, float]:
+    """(enqueued, started+finished, finished only, slot+finished) in us/task for batches of
+    new tasks."""
     ids = [new_task_id() for _ in range(tasks)]
     enqueue = enqueue_all(store, ids) / tasks * 1e6
     run = run_all(store, ids) / tasks * 1e6
     ids = [new_task_id() for _ in range(tasks)]
     enqueue_all(store, ids)
-    return enqueue, run, run_lean(store, ids) / tasks * 1e6
-
-
-def _worker(store: SQLiteResultStore, tasks: int, spooler_only: bool, go: Any, out: Any) -> None:
+    lean = run_lean(store, ids) / tasks * 1e6
     ids = [new_task_id() for _ in range(tasks)]
-    if spooler_only:
+    return enqueue, run, lean, run_slotted(store, ids, spool_dir) / tasks * 1e6
+
+
+#: What each of the 2 processes does per task: "all" (enqueued, started, finished), "spooler"
+#: (started, finished), "slotted" (slot, finished: the dispatcher now).
+MODES = ("all", "spooler", "slotted")
+
+
+def _worker(
+    store: SQLiteResultStore, tasks: int, mode: str, spool_dir: str, go: Any, out: Any
+) -> None:
+    ids = [new_task_id() for _ in range(tasks)]
+    if mode == "spooler":
         enqueue_all(store, ids)
     store.get("open-the-connection")
+    board_for(spool_dir)
     go.wait()
     began = time.perf_counter()
-    if not spooler_only:
+    if mode == "all":
         enqueue_all(store, ids)
-    run_all(store, ids)
+    if mode == "slotted":
+        run_slotted(store, ids, spool_dir)
+    else:
+        run_all(store, ids)
     out.put((began, time.perf_counter()))
+    forget_boards()
 
 
-def two_process_round(store: SQLiteResultStore, tasks: int, spooler_only: bool) -> float:
+def two_process_round(store: SQLiteResultStore, tasks: int, mode: str, spool_dir: str) -> float:
     """Wall us/task of 2 processes running ``tasks`` tasks each against one store."""
     go, out = FORK.Barrier(2), FORK.Queue()
     workers = [
-        FORK.Process(target=_worker, args=(store, tasks, spooler_only, go, out)) for _ in range(2)
+        FORK.Process(target=_worker, args=(store, tasks, mode, spool_dir, go, out))
+        for _ in range(2)
     ]
     for worker in workers:
         worker.start()
@@ -146,40 +192,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         for d in dirs:
             stores[f"sqlite {d}"] = SQLiteResultStore(os.path.join(roots[d], "one.sqlite3"))
         shared = {d: SQLiteResultStore(os.path.join(roots[d], "two.sqlite3")) for d in dirs}
-        one: dict[str, list[tuple[float, float, float]]] = {label: [] for label in stores}
-        two: dict[tuple[str, bool], list[float]] = {(d, s): [] for d in dirs for s in (False, True)}
-        for store in stores.values():
-            one_process_round(store, 200)  # warm up: open, create the schema
+        spools = {label: roots[label.split(" ", 1)[1]] for label in stores if " " in label}
+        spools["memory"] = roots[dirs[0]] if dirs else tempfile.mkdtemp()
+        one: dict[str, list[tuple[float, float, float, float]]] = {label: [] for label in stores}
+        two: dict[tuple[str, str], list[float]] = {(d, m): [] for d in dirs for m in MODES}
+        for label, store in stores.items():
+            one_process_round(store, 200, spools[label])  # warm up: open, create the schema
         for _ in range(args.rounds):
             for label, store in stores.items():
-                one[label].append(one_process_round(store, args.tasks))
+                one[label].append(one_process_round(store, args.tasks, spools[label]))
             for d in dirs:
-                for spooler_only in (False, True):
-                    two[d, spooler_only].append(
-                        two_process_round(shared[d], args.tasks, spooler_only)
-                    )
+                for mode in MODES:
+                    two[d, mode].append(two_process_round(shared[d], args.tasks, mode, roots[d]))
     finally:
+        forget_boards()
         for root in roots.values():
             shutil.rmtree(root, ignore_errors=True)
 
     print(f"us per task: median of {args.rounds} rounds of {args.tasks} tasks (best round)")
     print(
         f"{'1 process':20s} {'enqueued':>15s} {'started+finished':>16s} {'x 27us':>7s} "
-        f"{'finished only':>15s} {'x 27us':>7s}"
+        f"{'finished only':>15s} {'x 27us':>7s} {'slot+finished':>15s} {'x 27us':>7s}"
     )
     for label, samples in one.items():
-        run = [r for _, r, _ in samples]
-        lean = [x for _, _, x in samples]
+        run = [r for _, r, _, _ in samples]
+        lean = [x for _, _, x, _ in samples]
+        slotted = [x for _, _, _, x in samples]
         print(
-            f"{label:20s} {_median_best([e for e, _, _ in samples]):>15s} "
+            f"{label:20s} {_median_best([e for e, _, _, _ in samples]):>15s} "
             f"{_median_best(run):>16s} {_ratio(run):6.2f}x {_median_best(lean):>15s} "
-            f"{_ratio(lean):6.2f}x"
+            f"{_ratio(lean):6.2f}x {_median_best(slotted):>15s} {_ratio(slotted):6.2f}x"
         )
-    print(f"{'2 processes, wall':20s} {'all 3 calls':>15s} {'started+finished':>16s}")
+    print(
+        f"{'2 processes, wall':20s} {'all 3 calls':>15s} {'started+finished':>16s} "
+        f"{'slot+finished':>15s}"
+    )
     for d in dirs:
         print(
-            f"{'sqlite ' + d:20s} {_median_best(two[d, False]):>15s} "
-            f"{_median_best(two[d, True]):>16s}"
+            f"{'sqlite ' + d:20s} {_median_best(two[d, 'all']):>15s} "
+            f"{_median_best(two[d, 'spooler']):>16s} {_median_best(two[d, 'slotted']):>15s}"
         )
     return 0
 

@@ -57,6 +57,7 @@ from spoolrt.sending.backends.local import LocalBackend
 from spoolrt.spooldir.layout import FAILED, QUARANTINE
 from spoolrt.spooldir.listing import iter_area, pending_files
 from spoolrt.spooldir.parking import iter_parked
+from spoolrt.spooldir.slots import forget_boards
 
 __all__ = [
     "LocalSpool",
@@ -226,6 +227,7 @@ def local_spool(spool_dir: str | os.PathLike[str]) -> Iterator[LocalSpool]:
         finally:
             backends.force(previous)
             forget_stores()
+            forget_boards()
 
 
 try:

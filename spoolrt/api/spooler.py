@@ -16,10 +16,12 @@ from spoolrt.core.config import get_settings
 from spoolrt.core.errors import BackendUnavailable, ConfigurationError
 from spoolrt.core.options import OptionArgs, SpoolerRef, TaskOptions
 from spoolrt.results.base import ResultStore
-from spoolrt.results.tracking import store_for
+from spoolrt.results.tracking import current_record, store_for
 from spoolrt.sending import backends
 from spoolrt.sending.enqueue import enqueue, known_spool_dirs, resolve_spool_dir
 from spoolrt.sending.handle import TaskHandle
+from spoolrt.spooldir.ids import entry as id_entry
+from spoolrt.spooldir.ids import ids_dir, pending_status
 from spoolrt.spooldir.inspect import TaskInfo, describe_file, peek_header
 from spoolrt.spooldir.listing import iter_pending
 from spoolrt.spooldir.parking import iter_parked
@@ -148,15 +150,26 @@ class Spooler:
     @classmethod
     def get_result(cls, task_id: str, spooler: Spooler | str | None = None) -> TaskHandle | None:
         """A handle for ``task_id`` rebuilt from the id alone (any process), or None if no
-        spooler's store knows it and no pending spool file carries it."""
+        spooler knows it.
+
+        O(1) per spooler, whatever waits there: the store (final and retrying records), the
+        slots of the running processes, then the task-id index of pending files
+        (``spoolrt.spooldir.ids``). Only a spool directory that has no index at all (written
+        by an older spoolrt) is still searched file by file.
+        """
         candidates = [cls.resolve(spooler)] if spooler is not None else cls.get_spoolers()
         for candidate in candidates:
-            store = candidate.results()
-            record = store.get(task_id) if store is not None else None
+            record = current_record(candidate.dir, task_id)
             if record is not None:
                 return TaskHandle(
                     "", task_id=task_id, task_name=record.name or "", spooler=candidate.dir
                 )
+            if pending_status(candidate.dir, task_id) is not None:
+                header = peek_header(id_entry(candidate.dir, task_id))
+                name = str(header.get("name") or header.get("msg") or "") if header else ""
+                return TaskHandle("", task_id=task_id, task_name=name, spooler=candidate.dir)
+            if os.path.isdir(ids_dir(candidate.dir)):
+                continue
             for path in candidate.pending():
                 header = peek_header(path)
                 if header is not None and header.get("id") == task_id:

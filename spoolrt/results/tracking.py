@@ -2,9 +2,12 @@
 
 What is recorded is chosen by ``configure(results=...)`` for the process and by a task's own
 ``results=`` option: ``"all"`` (status and return value, the default), ``"status"`` (status, error
-and traceback, no value), ``"off"`` (nothing). Enqueueing records nothing: a task's "queued" or
-"scheduled" status is read from its spool file, so the store costs enqueue nothing and a task
-spooled by a process with the store off (or by another host) is still tracked once it runs.
+and traceback, no value), ``"off"`` (nothing). Enqueueing writes nothing to the store: a task's
+"queued" or "scheduled" status is read from its spool file (found by id through
+``spoolrt.spooldir.ids``), so the store costs enqueue nothing and a task spooled by a process
+with the store off (or by another host) is still tracked once it runs. Running writes nothing
+to the store either: "running" is the running process's slot (``spoolrt.spooldir.slots``), so a
+task costs the store one write, its outcome.
 
 Results are serialised with the task's serializer and signed like envelopes, so a value put
 in the store by anything else is never unpickled.
@@ -15,7 +18,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from spoolrt.core import defaults
@@ -24,8 +29,10 @@ from spoolrt.core.codec.serializers import MAC_SIZE, get_serializer
 from spoolrt.core.config import get_settings
 from spoolrt.core.errors import BadSignature
 from spoolrt.core.outcomes import TaskStatus
-from spoolrt.results.base import ResultStore, TaskDescription
+from spoolrt.results.base import ResultStore, TaskDescription, TaskRecord, supersedes
 from spoolrt.results.sqlite import SQLiteResultStore
+from spoolrt.spooldir.ids import forget as forget_id
+from spoolrt.spooldir.slots import SlotRecord, board_for, running_task
 
 log = logging.getLogger("spoolrt")
 
@@ -92,36 +99,85 @@ def decode_result(blob: bytes, serializer: str) -> Any:
     return get_serializer(serializer).loads(data)
 
 
+def current_record(spool_dir: str, task_id: str) -> TaskRecord | None:
+    """What is known of ``task_id`` now: its final record from the store; else "running" from
+    the slot of the live process that runs it (merged into what the store has: enqueue time,
+    last error); else the store's record (retrying), or None.
+
+    None means the store knows nothing yet: the task is still pending (see
+    ``spoolrt.spooldir.ids``), unknown, or results are off.
+    """
+    store = store_for(spool_dir)
+    if store is None:
+        return None
+    record = store.get(task_id)
+    if record is not None and record.status.is_final:
+        return record
+    slot = running_task(spool_dir, task_id)
+    if slot is None:
+        return record
+    if record is not None and not supersedes(
+        TaskStatus.RUNNING, slot.attempt, record.status, record.attempt
+    ):
+        return record
+    base = record or TaskRecord(task_id, name=slot.name or None, spooler=spool_dir)
+    return replace(
+        base, status=TaskStatus.RUNNING, attempt=slot.attempt, started_at=slot.started_at,
+        pid=slot.pid,
+    )  # fmt: skip
+
+
 class StoreObserver:
-    """Records each run in the spool directory's store. Never raises into the dispatcher's
-    bookkeeping: a store failure is logged and the task's own outcome stands."""
+    """Records each run: "running" in this process's slot (``spoolrt.spooldir.slots``), the
+    outcome in the spool directory's store, one write per task. Never raises into the
+    dispatcher's bookkeeping: a store failure is logged and the task's own outcome stands.
+
+    ``slots=False`` (eager mode, which runs a task inside its caller, with no spool file that
+    could outlive a crash) writes no slot.
+    """
+
+    def __init__(self, *, slots: bool = True) -> None:
+        self.slots = slots
+        # The run in progress in this process: (task id, started at, dead slot it replaces).
+        self._run: tuple[str, float, SlotRecord | None] | None = None
 
     def started(self, envelope: Envelope, spool_dir: str) -> str | None:
-        """Record the start; report an earlier run of this same attempt that never finished (the
-        file lock guarantees no other process runs it now, so that process died)."""
+        """Mark the run in this process's slot; report an earlier run of this same attempt
+        that never finished (the file lock guarantees no other process runs it now, and the
+        slot that still names it belongs to a process that is gone)."""
+        self._run = None
         if result_mode(envelope) == "off":
             return None
-        store = store_for(spool_dir)
-        if store is None:
+        now = time.time()
+        board = board_for(spool_dir) if self.slots else None
+        if board is None:
+            self._run = (envelope.task_id, now, None)
             return None
-        start = store.started(
-            envelope.task_id,
-            envelope.attempt,
-            task=describe(envelope, spool_dir),
-            enqueued_at=envelope.enqueued_at or None,
-            scheduled_for=envelope.at,
-        )
-        if not start.interrupted:
+        dead = board.start(envelope.task_id, envelope.attempt, envelope.label, now)
+        self._run = (envelope.task_id, now, dead)
+        if dead is None:
             return None
         return (
-            f"attempt {envelope.attempt} never finished: its process (pid {start.previous_pid}) "
+            f"attempt {envelope.attempt} never finished: its process (pid {dead.pid}) "
             "died while running it (harakiri, out-of-memory kill or crash)"
         )
 
     def finished(self, report: Any, spool_dir: str) -> None:
         envelope: Envelope | None = report.envelope
+        run, self._run = self._run, None
         if envelope is None or result_mode(envelope) == "off":
             return
+        started_at = None
+        if run is not None and run[0] == envelope.task_id:
+            started_at = run[1]
+            # Idle first, then the outcome: a kill in between re-runs the file as a plain
+            # at-least-once delivery, never as an "interrupted" run of a task that completed.
+            board = board_for(spool_dir) if self.slots else None
+            if board is not None:
+                board.finish()
+                if run[2] is not None:
+                    board.consumed(run[2])
+        forget_id(spool_dir, envelope.task_id)
         store = store_for(spool_dir)
         if store is None:
             return
@@ -156,4 +212,6 @@ class StoreObserver:
             ttl=envelope.options.get("ttl"),
             attempt=envelope.attempt,
             task=described,
+            started_at=started_at,
+            pid=os.getpid() if started_at is not None else None,
         )

@@ -105,7 +105,7 @@ class Dispatcher:
     ) -> None:
         self._settings = settings
         if observers is None:
-            observers = [StoreObserver()]
+            observers = [StoreObserver(slots=spooler_side)]
         self.own_observers: list[DispatchObserver] = list(observers)
         self.spooler_side = spooler_side
 

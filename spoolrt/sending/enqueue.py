@@ -30,6 +30,7 @@ from spoolrt.core.options import (
 )
 from spoolrt.sending import backends
 from spoolrt.sending.handle import TaskHandle
+from spoolrt.spooldir.ids import link as link_id
 from spoolrt.spooldir.parking import place_spool_file, should_park
 
 
@@ -127,4 +128,6 @@ def enqueue(
         )
     else:
         path = backend.spool(spool_dir, envelope, body)
+    if os.path.isabs(path) and (options.results or settings.results) != "off":
+        link_id(spool_dir, envelope.task_id, path)  # get_result(id) finds the file in O(1)
     return TaskHandle(path, task_id=envelope.task_id, task_name=envelope.label, spooler=spool_dir)

@@ -9,7 +9,8 @@ from typing import Any
 from spoolrt.core import defaults
 from spoolrt.core.errors import ResultTimeout, TaskFailed
 from spoolrt.core.outcomes import TaskStatus
-from spoolrt.results.tracking import decode_result, store_for
+from spoolrt.results.tracking import current_record, decode_result
+from spoolrt.spooldir.ids import pending_status
 from spoolrt.spooldir.parking import parked_dir, promoted_path
 
 
@@ -73,10 +74,10 @@ class TaskHandle(str):
     # --- status, from the store -----------------------------------------------------------------
 
     def record(self) -> Any:
-        """The store's ``TaskRecord`` for this task, or None (not started yet, results off,
-        expired, or never known)."""
-        store = store_for(self.spooler) if self.spooler else None
-        return store.get(self.task_id) if store is not None else None
+        """The ``TaskRecord`` for this task: final or retrying from the store, running from
+        the slot of the process that runs it; None (not started yet, results off, expired, or
+        never known)."""
+        return current_record(self.spooler, self.task_id) if self.spooler else None
 
     @property
     def status(self) -> TaskStatus | None:
@@ -90,7 +91,8 @@ class TaskHandle(str):
     def _status_from_file(self) -> TaskStatus | None:
         path = self.path
         if not path or not os.path.isabs(path):
-            return None
+            # A handle rebuilt from the id: its file, if indexed, is found by the id.
+            return pending_status(self.spooler, self.task_id) if self.spooler else None
         try:
             mtime = os.stat(path).st_mtime
         except OSError:

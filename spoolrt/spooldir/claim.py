@@ -4,9 +4,9 @@
 the whole file (uWSGI's ``uwsgi_fcntl_is_locked``): a file another process holds is skipped; the
 lock is held while the task runs and the file is unlinked before it goes (uWSGI's
 ``destroy_spool`` after ``SPOOL_OK``), so neither side runs a file twice. After the lock, a file
-whose link count fell to 0 was run and unlinked by someone else between our ``open`` and our
-lock, and is dropped. The pure-Python worker, eager mode's retries and the CLI's maintenance
-commands all take files this one way.
+whose name no longer leads to the inode we opened was run and unlinked by someone else between
+our ``open`` and our lock, and is dropped. The pure-Python worker, eager mode's retries and the
+CLI's maintenance commands all take files this one way.
 """
 
 from __future__ import annotations
@@ -62,8 +62,14 @@ def claim(path: str, *, due_by: float | None) -> Claim | None:
                 return None
             raise
         st = os.fstat(fd)
-        # Unlinked (or renamed over) after our open: whoever did it ran the task.
-        if st.st_nlink == 0:
+        # Unlinked (or renamed over) after our open: whoever did it ran the task. Asked of the
+        # name, as uWSGI does (``access()`` after its lock), not of the link count: the task-id
+        # index (``spoolrt.spooldir.ids``) keeps a second name of every indexed spool file.
+        try:
+            now_there = os.stat(path)
+        except FileNotFoundError:
+            now_there = None
+        if st.st_nlink == 0 or now_there is None or now_there.st_ino != st.st_ino:
             os.close(fd)
             return None
         if due_by is not None and int(st.st_mtime) > int(due_by):

@@ -68,8 +68,16 @@ def spool(tmp_path: Path) -> Iterator[Path]:
 
 
 def written(spool: Path) -> list[str]:
-    """Every file below the spool dir, temp files and spoolrt's own areas included."""
-    return sorted(str(p.relative_to(spool)) for p in spool.rglob("*") if p.is_file())
+    """Every file below the spool dir, temp files and spoolrt's own areas included. The
+    task-id index entry (``.spoolrt/ids/<id>``) is a second name of a spool file (a hard link,
+    the same inode), not a file of its own, so it counts once, under the spool file's name."""
+    files = [p for p in spool.rglob("*") if p.is_file()]
+    inodes = {p.stat().st_ino for p in files if "ids" not in p.parent.parts[-1:]}
+    return sorted(
+        str(p.relative_to(spool))
+        for p in files
+        if not (p.parent.name == "ids" and p.stat().st_ino in inodes)
+    )
 
 
 @Spooler.task()
