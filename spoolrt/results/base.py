@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TypeAlias
 
-from spoolrt.core import defaults
 from spoolrt.core.errors import ResultStoreError
 from spoolrt.core.outcomes import FINAL_STATUSES, TaskStatus
+from spoolrt.results.queries import Spread, TaskTimings
+from spoolrt.results.rules import StatusFilter, check_finished, status_filter, ttl_seconds
 
 __all__ = [
     "UNDESCRIBED",
@@ -30,9 +29,11 @@ __all__ = [
     "PENDING_STATUSES",
     "ResultStore",
     "ResultStoreError",
+    "Spread",
     "StatusFilter",
     "TaskRecord",
     "TaskStart",
+    "TaskTimings",
     "check_enqueued",
     "check_finished",
     "status_filter",
@@ -98,40 +99,6 @@ def check_enqueued(record: TaskRecord) -> None:
     """Refuse a record ``enqueued`` must not take: something already ran or finished."""
     if record.status not in PENDING_STATUSES:
         raise ValueError(f"enqueued() takes a queued or scheduled record, not {record.status!r}")
-
-
-def check_finished(status: TaskStatus | str, result: bytes | None) -> TaskStatus:
-    """``status`` as a ``TaskStatus``; refuse a ``finished`` call with a non-final status or an
-    unserialised result."""
-    status = TaskStatus.of(status)
-    if status not in FINAL_STATUSES:
-        raise ValueError(f"finished() takes a final status, not {status!r}")
-    if result is not None and not isinstance(result, bytes):
-        raise TypeError(f"result must be serialised bytes or None, not {type(result).__name__}")
-    return status
-
-
-def ttl_seconds(ttl: float | timedelta | None) -> float:
-    """Normalise a ``ttl`` argument: None means the default; negative is a caller bug."""
-    if ttl is None:
-        return defaults.RESULT_TTL
-    seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else float(ttl)
-    if seconds < 0 or seconds != seconds:
-        raise ValueError(f"ttl must be >= 0 seconds, not {ttl!r}")
-    return seconds
-
-
-StatusFilter: TypeAlias = TaskStatus | str | Collection[TaskStatus | str] | None
-
-
-def status_filter(status: StatusFilter) -> frozenset[TaskStatus] | None:
-    """Normalise the ``status`` argument of ``list``: one status, several, or None for all;
-    each a ``TaskStatus`` or its value (``"failed"``, see ``TaskStatus.of``)."""
-    if status is None:
-        return None
-    if isinstance(status, str):  # a TaskStatus is a str too
-        return frozenset((TaskStatus.of(status),))
-    return frozenset(TaskStatus.of(each) for each in status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +260,8 @@ class ResultStore(abc.ABC):
         task: TaskDescription = UNDESCRIBED,
         started_at: float | None = None,
         pid: int | None = None,
+        enqueued_at: float | None = None,
+        scheduled_for: float | None = None,
     ) -> bool:
         """Record the final ``status`` (done, skipped, failed or quarantined, or its value;
         else ``ValueError``).
@@ -306,7 +275,8 @@ class ResultStore(abc.ABC):
 
         ``started_at`` and ``pid`` only fill a record that has none: they let a caller that
         skips ``started`` to save a write (one commit per task instead of two; the task then goes
-        from queued straight to its final status) still record when and where it ran.
+        from queued straight to its final status) still record when and where it ran;
+        ``enqueued_at`` and ``scheduled_for`` likewise, so that ``timings`` can tell waits.
         """
 
     @abc.abstractmethod
@@ -329,6 +299,33 @@ class ResultStore(abc.ABC):
 
         Meant for the CLI and dashboards, not hot paths: a store may scan all records.
         """
+
+    @abc.abstractmethod
+    def query(
+        self,
+        status: StatusFilter = None,
+        name: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[TaskRecord]:
+        """Unexpired records by ``status`` (one or a collection) and exact ``name``, whose
+        activity time (``finished_at``, else ``started_at``, else ``enqueued_at``, else
+        ``scheduled_for``; see ``spoolrt.results.queries``) lies in ``[since, until)``.
+
+        Newest activity first, ties by ``task_id`` descending, so pages do not overlap:
+        ``offset`` skips that many matches, ``limit`` caps the page (``ValueError`` when either
+        is negative). For ``spoolrt ls``, dashboards and metrics; a store may scan.
+        """
+
+    @abc.abstractmethod
+    def timings(
+        self, name: str | None = None, since: float | None = None, until: float | None = None
+    ) -> dict[str | None, TaskTimings]:
+        """Run and wait times by task name (see ``TaskTimings``) of the unexpired final records
+        whose ``finished_at`` lies in ``[since, until)``, for one ``name`` or all. Only names
+        with a final record in the window appear. A store may scan."""
 
     @abc.abstractmethod
     def counts(self, name: str | None = None) -> dict[TaskStatus, int]:

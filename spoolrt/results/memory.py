@@ -31,6 +31,7 @@ from spoolrt.results.base import (
     supersedes,
     ttl_seconds,
 )
+from spoolrt.results.queries import TaskTimings, activity_at, check_page, in_window, timings_of
 
 __all__ = ["MemoryResultStore"]
 
@@ -158,6 +159,8 @@ class MemoryResultStore(ResultStore):
         task: TaskDescription = UNDESCRIBED,
         started_at: float | None = None,
         pid: int | None = None,
+        enqueued_at: float | None = None,
+        scheduled_for: float | None = None,
     ) -> bool:
         name, spooler, max_attempts = task.name, task.spooler, task.max_attempts
         status = check_finished(status, result)
@@ -175,6 +178,8 @@ class MemoryResultStore(ResultStore):
                     status=status,
                     attempt=attempt or 0,
                     max_attempts=max_attempts,
+                    enqueued_at=enqueued_at,
+                    scheduled_for=scheduled_for,
                     started_at=started_at,
                     pid=pid,
                     finished_at=now,
@@ -193,6 +198,8 @@ class MemoryResultStore(ResultStore):
                     max_attempts=max_attempts,
                     started_at=started_at,
                     pid=pid,
+                    enqueued_at=enqueued_at,
+                    scheduled_for=scheduled_for,
                 )
                 new = replace(
                     old,
@@ -261,6 +268,47 @@ class MemoryResultStore(ResultStore):
                 found.append(record)
         return found
 
+    def query(
+        self,
+        status: StatusFilter = None,
+        name: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[TaskRecord]:
+        check_page(limit, offset)
+        wanted = status_filter(status)
+        now = self._clock()
+        with self._lock:
+            records = builtins.list(self._records.values())
+        found = [
+            (_activity(r), r)
+            for r in records
+            if self._alive(r, now)
+            and (wanted is None or r.status in wanted)
+            and (name is None or r.name == name)
+            and in_window(_activity(r), since, until)
+        ]
+        found.sort(key=lambda pair: (pair[0], pair[1].task_id), reverse=True)
+        return [record for _, record in found[offset : offset + limit]]
+
+    def timings(
+        self, name: str | None = None, since: float | None = None, until: float | None = None
+    ) -> dict[str | None, TaskTimings]:
+        now = self._clock()
+        with self._lock:
+            records = builtins.list(self._records.values())
+        return timings_of(
+            (r.name, r.started_at, r.finished_at, r.enqueued_at, r.scheduled_for)
+            for r in records
+            if self._alive(r, now)
+            and r.status.is_final
+            and r.finished_at is not None
+            and (name is None or r.name == name)
+            and in_window(r.finished_at, since, until)
+        )
+
     def counts(self, name: str | None = None) -> dict[TaskStatus, int]:
         totals = dict.fromkeys(TaskStatus, 0)
         now = self._clock()
@@ -328,6 +376,12 @@ class MemoryResultStore(ResultStore):
             return False
         self._records[old.task_id] = replace(old, **filled)
         return True
+
+
+def _activity(record: TaskRecord) -> float:
+    return activity_at(
+        record.finished_at, record.started_at, record.enqueued_at, record.scheduled_for
+    )
 
 
 def _empty_fields_of(record: TaskRecord, **candidates: Any) -> dict[str, Any]:

@@ -57,7 +57,9 @@ from spoolrt.results.base import (
     supersedes,
     ttl_seconds,
 )
+from spoolrt.results.queries import TaskTimings, timings_of
 from spoolrt.results.sqlite_connection import SQLiteConnection
+from spoolrt.results.sqlite_queries import query_sql, timings_sql
 from spoolrt.results.sqlite_schema import (
     CLAIM_PURGE_SQL,
     COLUMNS,
@@ -233,6 +235,8 @@ class SQLiteResultStore(ResultStore):
         task: TaskDescription = UNDESCRIBED,
         started_at: float | None = None,
         pid: int | None = None,
+        enqueued_at: float | None = None,
+        scheduled_for: float | None = None,
     ) -> bool:
         name, spooler, max_attempts = task.name, task.spooler, task.max_attempts
         status = check_finished(status, result)
@@ -253,6 +257,8 @@ class SQLiteResultStore(ResultStore):
             max_attempts,
             started_at,
             pid,
+            enqueued_at,
+            scheduled_for,
         )
         changed = self._db.write(FINISHED_SQL, params) > 0
         if self.purge_interval is not None:
@@ -312,6 +318,24 @@ class SQLiteResultStore(ResultStore):
             f"ORDER BY seq {order} LIMIT ?"
         )
         return [record_of(row) for row in self._db.read(sql, params)]
+
+    def query(
+        self,
+        status: StatusFilter = None,
+        name: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[TaskRecord]:
+        sql, params = query_sql(self._clock(), status, name, since, until, limit, offset)
+        return [record_of(row) for row in self._db.read(sql, params)] if sql else []
+
+    def timings(
+        self, name: str | None = None, since: float | None = None, until: float | None = None
+    ) -> dict[str | None, TaskTimings]:
+        sql, params = timings_sql(self._clock(), name, since, until)
+        return timings_of(self._db.read(sql, params))
 
     def counts(self, name: str | None = None) -> dict[TaskStatus, int]:
         sql = f"SELECT status, count(*) FROM {TABLE} WHERE expires_at > ?"

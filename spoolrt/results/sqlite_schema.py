@@ -91,14 +91,18 @@ RETRYING_SQL = f"""
 FINISHED_SQL = f"""
     INSERT INTO {TABLE} (task_id, status, attempt, finished_at, expires_at, result,
                           result_serializer, error, traceback, reason, name, spooler,
-                          max_attempts, started_at, pid)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                          max_attempts, started_at, pid, enqueued_at, scheduled_for)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (task_id) DO UPDATE SET
         status = excluded.status, attempt = max(attempt, excluded.attempt),
         finished_at = excluded.finished_at, expires_at = excluded.expires_at,
         result = excluded.result, result_serializer = excluded.result_serializer,
         error = excluded.error, traceback = excluded.traceback, reason = excluded.reason,
-        {fill_columns("name", "spooler", "max_attempts", "started_at", "pid")}
+        {
+    fill_columns(
+        "name", "spooler", "max_attempts", "started_at", "pid", "enqueued_at", "scheduled_for"
+    )
+}
     WHERE status NOT IN {FINAL_SQL}
 """
 

@@ -214,4 +214,6 @@ class StoreObserver:
             task=described,
             started_at=started_at,
             pid=os.getpid() if started_at is not None else None,
+            enqueued_at=envelope.enqueued_at or None,
+            scheduled_for=envelope.at,
         )

@@ -598,6 +598,133 @@ def test_counts_of_an_empty_store_are_zero(store: ResultStore) -> None:
     assert store.counts_by_name() == {}
 
 
+# --- queries: history, paging, timings ----------------------------------------------------------
+
+
+def _ran(
+    store: ResultStore,
+    task_id: str,
+    name: str,
+    *,
+    enqueued: float,
+    started: float,
+    finished: float,
+    status: TaskStatus = TaskStatus.DONE,
+    due: float | None = None,
+) -> None:
+    """One task that waited, ran and finished, recorded as the dispatcher does: one write."""
+    store.finished(
+        task_id,
+        status,
+        task=TaskDescription(name),
+        at=finished,
+        started_at=started,
+        pid=7,
+        enqueued_at=enqueued,
+        scheduled_for=due,
+    )
+
+
+@pytest.fixture
+def history(store: ResultStore) -> ResultStore:
+    """Ten finished runs of "a" (run i lasts i+1 s, waited i/10 s), two of "b", one pending."""
+    for i in range(10):
+        start = T0 + 100 * i
+        _ran(store, f"a{i}", "a", enqueued=start - i / 10, started=start, finished=start + i + 1)
+    _ran(store, "b0", "b", enqueued=T0, started=T0 + 5, finished=T0 + 6, status=TaskStatus.FAILED)
+    # Postponed: it waited from its due time, not from its enqueue time.
+    _ran(store, "b1", "b", enqueued=T0, due=T0 + 50, started=T0 + 52, finished=T0 + 60)
+    store.enqueued(queued("q0", name="a", enqueued_at=T0 + 2000))
+    return store
+
+
+def test_finished_fills_the_enqueue_and_due_times_it_is_given(store: ResultStore) -> None:
+    _ran(store, "t1", "a", enqueued=T0 - 3, due=T0 - 1, started=T0, finished=T0 + 2)
+    record = must_get(store)
+    assert (record.enqueued_at, record.scheduled_for) == (T0 - 3, T0 - 1)
+    assert (record.started_at, record.finished_at, record.pid) == (T0, T0 + 2, 7)
+
+
+def test_query_is_newest_activity_first_and_filters_by_status_and_name(
+    history: ResultStore,
+) -> None:
+    assert [r.task_id for r in history.query(limit=4)] == ["q0", "a9", "a8", "a7"]
+    assert [r.task_id for r in history.query(status="failed")] == ["b0"]
+    assert [r.task_id for r in history.query(name="b")] == ["b1", "b0"]
+    done_b = history.query(status=[TaskStatus.DONE], name="b")
+    assert [r.task_id for r in done_b] == ["b1"] and done_b[0] == history.get("b1")
+    assert history.query(status=set()) == []
+
+
+def test_query_pages_do_not_overlap_and_cover_everything(history: ResultStore) -> None:
+    pages = [history.query(name="a", limit=3, offset=offset) for offset in range(0, 12, 3)]
+    ids = [r.task_id for page in pages for r in page]
+    assert ids == ["q0"] + [f"a{i}" for i in range(9, -1, -1)]
+    assert [len(p) for p in pages] == [3, 3, 3, 2]
+    assert history.query(name="a", offset=50) == []
+
+
+def test_query_window_is_on_the_activity_time_half_open(history: ResultStore) -> None:
+    # a3 finished at T0 + 304, a4 at T0 + 405: [T0 + 304, T0 + 405) holds a3 only.
+    assert [r.task_id for r in history.query(since=T0 + 304, until=T0 + 405)] == ["a3"]
+    assert [r.task_id for r in history.query(since=T0 + 1000)] == ["q0"]  # enqueued then
+    assert [r.task_id for r in history.query(until=T0 + 7, name="b")] == ["b0"]
+
+
+def test_query_ties_are_broken_by_task_id(store: ResultStore) -> None:
+    for task_id in ("x1", "x3", "x2"):
+        _ran(store, task_id, "x", enqueued=T0, started=T0, finished=T0 + 1)
+    assert [r.task_id for r in store.query()] == ["x3", "x2", "x1"]
+    assert [r.task_id for r in store.query(limit=1, offset=1)] == ["x2"]
+
+
+def test_query_refuses_bad_paging(store: ResultStore) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        store.query(limit=-1)
+    with pytest.raises(ValueError, match="offset"):
+        store.query(offset=-1)
+    with pytest.raises(ValueError, match="not a task status"):
+        store.query(status="nope")
+
+
+def test_query_leaves_out_expired_records(store: ResultStore, clock: FakeClock) -> None:
+    store.finished("old", TaskStatus.DONE, ttl=10)
+    store.finished("new", TaskStatus.DONE, ttl=1000)
+    clock.now += 100
+    assert [r.task_id for r in store.query()] == ["new"]
+
+
+def test_timings_give_run_and_wait_percentiles_per_name(history: ResultStore) -> None:
+    timings = history.timings()
+    assert set(timings) == {"a", "b"}
+    a = timings["a"]
+    assert a.name == "a" and a.finished == 10
+    # Runs last 1..10 s: nearest-rank median 5, p95 10, max 10.
+    assert (a.run.count, a.run.p50, a.run.p95, a.run.max) == (10, 5.0, 10.0, 10.0)
+    assert a.wait.count == 10 and a.wait.max == pytest.approx(0.9)
+    assert a.wait.p50 == pytest.approx(0.4)
+    b = timings["b"]
+    assert b.finished == 2 and (b.run.p50, b.run.max) == (1.0, 8.0)
+    assert (b.wait.p50, b.wait.max) == (2.0, 5.0)  # b1 waited 2 s from its due time T0 + 50
+
+
+def test_timings_for_one_name_and_a_window(history: ResultStore) -> None:
+    only_b = history.timings(name="b")
+    assert list(only_b) == ["b"]
+    window = history.timings(since=T0 + 300, until=T0 + 600)  # a3 (T0+304) .. a5 (T0+506)
+    assert list(window) == ["a"]
+    assert window["a"].finished == 3 and window["a"].run.max == 6.0
+    assert history.timings(since=T0 + 5000) == {}
+
+
+def test_timings_count_final_records_without_times_but_spread_nothing(store: ResultStore) -> None:
+    store.finished("t1", TaskStatus.QUARANTINED, task=TaskDescription("q"))
+    store.started("t2", 1, task=TaskDescription("q"))  # running: not final, not counted
+    (timing,) = store.timings().values()
+    assert timing.finished == 1
+    assert (timing.run.count, timing.run.p50, timing.wait.max) == (0, None, None)
+
+
 # --- lifecycle --------------------------------------------------------------------------------
 
 
