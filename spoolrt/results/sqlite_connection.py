@@ -1,9 +1,25 @@
 """One SQLite connection per process for a store file: opened on first use, replaced after a
-fork, and waiting out the write lock itself (see ``spoolrt.results.sqlite`` for why)."""
+fork, and waiting out the write lock itself (see ``spoolrt.results.sqlite`` for why).
+
+It also never lets a broken file hang its caller. A store file deleted or replaced under open
+connections leaves them writing, without an error, into a file no one else reads; one
+truncated to 0 bytes beside its ``-wal`` makes every new connection wait out ``busy_timeout``
+(30 s) on "database is locked". So the connection compares the file's identity (device, inode)
+and size with what it opened at most every ``_CHECK_EVERY`` seconds, and a caller kept busy
+longer than ``_STUCK_AFTER`` looks at the file: a replaced file is reopened, a truncated one is
+moved aside with its ``-wal`` and ``-shm`` (as ``<name>.broken-<time>*``, under a lock so one
+process does it) and a fresh store made. A file SQLite calls corrupt or not a database is
+treated the same way once; if the fresh one fails too, the caller gets ``ResultStoreError``.
+A file restored over a live store must come without the old ``-wal`` and ``-shm`` (SQLite
+would replay the old log into it), as SQLite's own rules for copying a database say.
+"""
 
 from __future__ import annotations
 
 import builtins
+import contextlib
+import fcntl
+import logging
 import os
 import random
 import sqlite3
@@ -21,6 +37,12 @@ _FIRST_BACKOFF = 50e-6
 _MAX_BACKOFF = 2e-3
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+_CHECK_EVERY = 0.25
+_STUCK_AFTER = 1.0
+
+log = logging.getLogger("spoolrt")
 
 # Connections inherited across fork(): never used, never closed in the child (see module doc).
 _inherited_connections: list[sqlite3.Connection] = []
@@ -42,6 +64,8 @@ class SQLiteConnection:
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._identity: tuple[int, int] | None = None
+        self._next_check = 0.0
 
     def close(self) -> None:
         if self._pid != os.getpid():
@@ -64,22 +88,36 @@ class SQLiteConnection:
         """Run ``work`` on this process's connection, waiting out the write lock if busy."""
         backoff = _FIRST_BACKOFF
         deadline: float | None = None
+        stuck_at: float | None = None
+        recovered = False
         while True:
             if self._pid != os.getpid():
                 self._forget_inherited()
             with self._lock:
                 conn = self._conn
                 try:
+                    if conn is not None and time.monotonic() >= self._next_check:
+                        conn = self._checked(conn)
                     if conn is None:
                         conn = self._conn = self._open()
                     return work(conn)
                 except sqlite3.Error as exc:
                     if conn is not None and conn.in_transaction:
                         conn.rollback()
+                    if _is_broken(exc) and not recovered:
+                        recovered = True
+                        self._recover(f"SQLite says {exc}", broken=True)
+                        continue
                     if not _is_busy(exc):
                         raise ResultStoreError(f"result store {self.path}: {exc}") from exc
                     busy = exc
-            now = time.monotonic()
+                now = time.monotonic()
+                if stuck_at is None:
+                    stuck_at = now + _STUCK_AFTER
+                elif now >= stuck_at and not recovered and self._truncated():
+                    recovered = True
+                    self._recover("the file was truncated under its log", broken=True)
+                    continue
             if deadline is None:
                 deadline = now + self.busy_timeout
             elif now >= deadline:
@@ -88,6 +126,57 @@ class SQLiteConnection:
                 ) from busy
             time.sleep(backoff * (0.5 + random.random() / 2))
             backoff = min(backoff * 2, _MAX_BACKOFF)
+
+    # --- a file that changed under the connection ---------------------------------------------
+
+    def _checked(self, conn: sqlite3.Connection) -> sqlite3.Connection | None:
+        """``conn`` if the file is still the one it opened, else None (after recovering)."""
+        self._next_check = time.monotonic() + _CHECK_EVERY
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self._recover("the file was deleted", broken=False)
+            return None
+        if (st.st_dev, st.st_ino) != self._identity:
+            self._recover("the file was replaced", broken=False)
+            return None
+        if st.st_size == 0:
+            self._recover("the file was truncated to 0 bytes", broken=True)
+            return None
+        return conn
+
+    def _truncated(self) -> bool:
+        """An empty store file beside the log or shared memory of one that was not empty:
+        SQLite waits on their locks forever (a store being created is never empty that long)."""
+        try:
+            if os.stat(self.path).st_size != 0:
+                return False
+        except OSError:
+            return False
+        return any(os.path.exists(self.path + suffix) for suffix in ("-wal", "-shm"))
+
+    def _recover(self, why: str, *, broken: bool) -> None:
+        """Drop this process's connection; when the file itself is broken, move it (and its
+        log) aside, once across processes, so the next open makes a fresh store."""
+        conn, self._conn, self._identity = self._conn, None, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        log.warning("result store %s: %s; opening a fresh one", self.path, why)
+        if not broken:
+            return
+        try:
+            with open(self.path + ".recover", "a") as guard:
+                fcntl.flock(guard, fcntl.LOCK_EX)
+                st = os.stat(self.path)
+                if st.st_size > 0 and not why.startswith("SQLite"):
+                    return  # another process already made a fresh one
+                aside = f"{self.path}.broken-{int(time.time() * 1000)}"
+                for suffix in ("", "-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.rename(self.path + suffix, aside + suffix)
+        except OSError as exc:
+            raise ResultStoreError(f"cannot recover the result store {self.path}: {exc}") from exc
 
     def _forget_inherited(self) -> None:
         """In a forked child: park the parent's connection and lock, start afresh."""
@@ -114,9 +203,12 @@ class SQLiteConnection:
         conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
         try:
             self._prepare(conn)
+            st = os.stat(self.path)
         except BaseException:
             conn.close()
             raise
+        self._identity = (st.st_dev, st.st_ino)
+        self._next_check = time.monotonic() + _CHECK_EVERY
         return conn
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
@@ -146,6 +238,14 @@ class SQLiteConnection:
         except BaseException:
             conn.rollback()
             raise
+
+
+def _is_broken(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    message = str(exc)
+    return "malformed" in message or "not a database" in message
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
