@@ -26,6 +26,11 @@ PARK_AFTER = 60.0
 #: retry delays) has this precision; enqueue still wakes an idle spooler at once.
 SPOOLER_FREQUENCY = 1
 
+#: Seconds between two sweeps of the task-id index (``spoolrt.spooldir.ids``) for entries whose
+#: spool file is gone without the dispatcher removing them (a process killed in between). A
+#: sweep lists the whole index, and a leftover entry only holds a finished file's disk space.
+ID_SWEEP_INTERVAL = 60.0
+
 #: Seconds ``spoolrt worker --until-empty`` waits for a task that comes due (a retry's backoff,
 #: a short postpone) before it exits: the default retries' backoff (1 + 2 + 4 s, with jitter
 #: below that) with room to spare, so a task that fails and then succeeds ends done.

@@ -42,6 +42,7 @@ from types import ModuleType
 
 from spoolrt.api.schedules import ticking
 from spoolrt.sending.backends.uwsgi import is_spooler, uwsgi_module
+from spoolrt.spooldir import ids
 from spoolrt.spooldir.parking import promote_due
 
 log = logging.getLogger("spoolrt.schedule")
@@ -72,7 +73,9 @@ def _tick_once() -> None:
     try:
         module = uwsgi_module()
         for raw in getattr(module, "spoolers", None) or ():
-            promote_due(raw.decode() if isinstance(raw, bytes) else str(raw))
+            spool_dir = raw.decode() if isinstance(raw, bytes) else str(raw)
+            promote_due(spool_dir)
+            ids.sweep_throttled(spool_dir)
     except Exception:
         log.exception("promoting parked tasks failed in pid %d", os.getpid())
     try:  # without schedules this is a loop over nothing

@@ -49,6 +49,7 @@ from spoolrt.core.codec.packet import HEADER, unpack
 from spoolrt.core.errors import CorruptSpoolFile
 from spoolrt.runtime.dispatch import Dispatcher
 from spoolrt.runtime.processes import Abort, fork_until_empty, supervise
+from spoolrt.spooldir import ids
 from spoolrt.spooldir.claim import claim
 from spoolrt.spooldir.layout import warn_if_exposed
 from spoolrt.spooldir.listing import pending_files
@@ -156,6 +157,7 @@ class Worker:
                 promote_due(spool_dir, now=math.inf)  # run_until_empty(include_postponed) in tests
             else:
                 promote_due_throttled(spool_dir)
+                ids.sweep_throttled(spool_dir)
             for path, mtime in pending_files(spool_dir):
                 if self._stopping:
                     return counts, next_due

@@ -29,6 +29,7 @@ import re
 import stat
 import time
 
+from spoolrt.core import defaults
 from spoolrt.core.outcomes import TaskStatus
 from spoolrt.spooldir.layout import STATE_DIR
 
@@ -105,3 +106,16 @@ def sweep(spool_dir: str) -> int:
         except OSError:
             continue
     return removed
+
+
+_next_sweep: dict[str, float] = {}
+
+
+def sweep_throttled(spool_dir: str, every: float = defaults.ID_SWEEP_INTERVAL) -> int:
+    """``sweep`` at most once per ``every`` seconds per directory in this process: the
+    one-second tick and the worker's loop call it, and a sweep lists the whole index."""
+    now = time.monotonic()
+    if _next_sweep.get(spool_dir, 0.0) > now:
+        return 0
+    _next_sweep[spool_dir] = now + every
+    return sweep(spool_dir)

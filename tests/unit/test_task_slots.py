@@ -218,3 +218,14 @@ def test_ids_that_are_not_file_names_are_indexed_by_digest(spool: LocalSpool) ->
     assert os.path.dirname(entry) == ids.ids_dir(str(spool.dir))
     assert os.path.samefile(entry, handle.path)
     assert ids.pending_status(str(spool.dir), "sched/every:5s@1") is TaskStatus.QUEUED
+
+
+def test_the_worker_sweeps_leftover_index_entries_at_most_once_an_interval(
+    spool: LocalSpool,
+) -> None:
+    first, second = looks_at_itself(), looks_at_itself()
+    os.unlink(first.path)  # a spooler killed between its unlink and the index clean-up
+    assert ids.sweep_throttled(str(spool.dir), every=3600) == 1
+    os.unlink(second.path)
+    assert ids.sweep_throttled(str(spool.dir), every=3600) == 0  # within the interval
+    assert os.path.exists(ids.entry(str(spool.dir), second.task_id))
