@@ -27,7 +27,7 @@ from spoolrt.core import defaults
 from spoolrt.core.codec.envelope import Envelope
 from spoolrt.core.codec.serializers import MAC_SIZE, get_serializer
 from spoolrt.core.config import get_settings
-from spoolrt.core.errors import BadSignature
+from spoolrt.core.errors import BadSignature, ResultStoreError
 from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results.base import ResultStore, TaskDescription, TaskRecord, supersedes
 from spoolrt.results.sqlite import SQLiteResultStore
@@ -125,6 +125,34 @@ def current_record(spool_dir: str, task_id: str) -> TaskRecord | None:
         base, status=TaskStatus.RUNNING, attempt=slot.attempt, started_at=slot.started_at,
         pid=slot.pid,
     )  # fmt: skip
+
+
+def already_ran(envelope: Envelope, spool_dir: str) -> TaskRecord | None:
+    """The store's record when this delivery must not run: the task already reached a final
+    status (whatever attempt the file says), or this very attempt already ran and was
+    rescheduled. A restored backup, a replayed copy or a remote resend after a timeout drops a
+    file back whose run is over; the store is what remembers it.
+
+    None (run it) when results are off for the task, the store cannot be read, or it has no
+    such record: at-least-once stays the rule where nothing can tell.
+    """
+    if result_mode(envelope) == "off":
+        return None
+    store = store_for(spool_dir)
+    if store is None:
+        return None
+    try:
+        record = store.get(envelope.task_id)
+    except ResultStoreError as exc:
+        log.warning("cannot check %s for a duplicate delivery: %s", envelope.task_id, exc)
+        return None
+    if record is None:
+        return None
+    if record.status.is_final:
+        return record
+    if record.status is TaskStatus.RETRYING and record.attempt >= envelope.attempt:
+        return record
+    return None
 
 
 class StoreObserver:

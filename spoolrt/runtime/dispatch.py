@@ -40,12 +40,16 @@ from spoolrt.core.outcomes import (
     to_task_result,
 )
 from spoolrt.core.registry import FUNCTION_CALL_TYPE, task_functions, task_types
-from spoolrt.results.tracking import StoreObserver
+from spoolrt.results.base import TaskRecord
+from spoolrt.results.tracking import StoreObserver, already_ran
 from spoolrt.spooldir.layout import FAILED, QUARANTINE, keep_aside
 from spoolrt.spooldir.parking import place_spool_file
 from spoolrt.spooldir.regular import escape_name
 
 log = logging.getLogger("spoolrt")
+
+#: The reason a delivery of a run that is already over is kept aside with.
+DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,9 @@ class Dispatcher:
         except UnknownTask as exc:
             return self._quarantine(spool_dir, file_name, packet, envelope, exc.reason, str(exc))
 
+        previous = already_ran(envelope, spool_dir) if self.spooler_side else None
+        if previous is not None:
+            return self._set_aside_duplicate(spool_dir, file_name, packet, envelope, previous)
         interruption = self._start(envelope, spool_dir)
         began = time.monotonic()
         result: TaskResult
@@ -241,6 +248,34 @@ class Dispatcher:
         if envelope is not None:
             self._notify("finished", report, spool_dir)
         return report
+
+    def _set_aside_duplicate(
+        self,
+        spool_dir: str,
+        file_name: str,
+        packet: SpoolPacket,
+        envelope: Envelope,
+        previous: TaskRecord,
+    ) -> Report:
+        """A delivery of a run that is over: kept aside as ``duplicate``, not run, and not
+        told to the store (whose record of the real run stands)."""
+        detail = (
+            f"attempt {envelope.attempt} of task {envelope.task_id} was delivered again; the "
+            f"task is {previous.status.value} (attempt {previous.attempt})"
+        )
+        record = {
+            "reason": DUPLICATE,
+            "detail": detail,
+            "task_id": envelope.task_id,
+            "task": envelope.label,
+        }
+        kept = keep_aside(spool_dir, QUARANTINE, file_name, _original_bytes(packet), record)
+        log.warning(
+            "not run: %s (%s) -> %s", escape_name(file_name), detail, escape_name(str(kept))
+        )
+        return Report(
+            TaskStatus.QUARANTINED, envelope, error=detail, reason=DUPLICATE, kept_path=str(kept)
+        )
 
     def quarantine_bytes(
         self, spool_dir: str, file_name: str, data: bytes, error: SpoolFileError
