@@ -205,7 +205,17 @@ class StoreObserver:
                 board.finish()
                 if run[2] is not None:
                     board.consumed(run[2])
-        forget_id(spool_dir, envelope.task_id)
+        try:
+            self._record(report, envelope, spool_dir, started_at)
+        finally:
+            # After the store knows: a reader between the two must find the task somewhere
+            # (the index while its file is pending, the store once it ran), never nowhere.
+            forget_id(spool_dir, envelope.task_id)
+
+    def _record(
+        self, report: Any, envelope: Envelope, spool_dir: str, started_at: float | None
+    ) -> None:
+        """The one store write of a run: retrying, or the final status with its result."""
         store = store_for(spool_dir)
         if store is None:
             return

@@ -229,3 +229,23 @@ def test_the_worker_sweeps_leftover_index_entries_at_most_once_an_interval(
     os.unlink(second.path)
     assert ids.sweep_throttled(str(spool.dir), every=3600) == 0  # within the interval
     assert os.path.exists(ids.entry(str(spool.dir), second.task_id))
+
+
+def test_a_task_is_never_unknown_while_its_outcome_is_written(
+    spool: LocalSpool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reported by a polling web worker: ``get_result`` answered None (unknown) for a task
+    in the moment between its index entry going and its outcome reaching the store."""
+    handle = looks_at_itself()
+    store = _store(spool)
+    real_finished = store.finished
+    during: list[object] = []
+
+    def finished(*args: Any, **kwargs: Any) -> bool:
+        during.append(Spooler.get_result(handle.task_id))  # a reader just before the write
+        return bool(real_finished(*args, **kwargs))
+
+    monkeypatch.setattr(store, "finished", finished)
+    spool.run_until_empty()
+    assert during and all(found is not None for found in during), during
+    assert not os.path.exists(ids.entry(str(spool.dir), handle.task_id))  # and then it goes
