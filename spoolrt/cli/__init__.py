@@ -2,8 +2,8 @@
 
 Sub-commands: ``serve`` (the app under uWSGI with a spooler), ``ls``, ``show``, ``stats``
 (look), ``check`` (a health check: exit 1 with the reason), ``run`` (a task by name, now),
-``retry``, ``purge`` (change), ``worker`` (the pure-Python worker). ``spoolrt <command>
---help`` shows each one's options and examples.
+``retry``, ``purge`` (change), ``worker`` (the pure-Python worker), ``metrics`` (the
+Prometheus text format). ``spoolrt <command> --help`` shows each one's options and examples.
 
 Where the command looks, in this order (the first that gives an answer wins):
 
@@ -33,7 +33,7 @@ import sys
 from collections.abc import Sequence
 
 from spoolrt._version import __version__
-from spoolrt.cli import check, listing, maintenance, running, serve, worker
+from spoolrt.cli import check, listing, maintenance, metrics, running, serve, worker
 from spoolrt.cli._common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, warn
 
 __all__ = [
@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.register(subparsers)
     running.register(subparsers)
     maintenance.register(subparsers)
+    metrics.register(subparsers)
     worker.register(subparsers)
     return parser
 

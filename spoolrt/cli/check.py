@@ -41,7 +41,7 @@ from spoolrt.cli._common import (
     read_signer,
     write_json,
 )
-from spoolrt.cli.scan import Entry, State, scan
+from spoolrt.observe.scan import Entry, State, scan
 from spoolrt.spooldir.presence import HOST, list_announcements
 
 

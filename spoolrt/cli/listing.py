@@ -50,7 +50,7 @@ from spoolrt.cli._common import (
     warn,
     write_json,
 )
-from spoolrt.cli.scan import Entry, State, entry_for_path, find, scan
+from spoolrt.observe.scan import Entry, State, entry_for_path, find, scan
 from spoolrt.spooldir.inspect import TaskInfo
 
 if TYPE_CHECKING:

@@ -46,11 +46,11 @@ from spoolrt.cli._common import (
     write_json,
 )
 from spoolrt.cli.progress import Progress
-from spoolrt.cli.scan import KEPT, WAITING, Entry, State, entry_for_path, find, scan
 from spoolrt.core.codec.envelope import decode_packet, encode_body, spool_vars
 from spoolrt.core.codec.packet import pack, unpack
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import SpoolFileError
+from spoolrt.observe.scan import KEPT, WAITING, Entry, State, entry_for_path, find, scan
 from spoolrt.spooldir.layout import remove_kept, write_spool_file
 from spoolrt.spooldir.regular import open_regular, read_regular
 

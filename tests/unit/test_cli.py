@@ -28,11 +28,11 @@ from spoolrt.cli._common import (
 )
 from spoolrt.cli.progress import Progress
 from spoolrt.cli.running import parse_value
-from spoolrt.cli.scan import Entry, State
 from spoolrt.cli.serve import ServeConfig, build_ini
+from spoolrt.observe.scan import Entry, State
 from spoolrt.spooldir.inspect import TaskInfo
 
-COMMANDS = ["serve", "ls", "show", "stats", "run", "retry", "purge"]
+COMMANDS = ["serve", "ls", "show", "stats", "run", "retry", "purge", "metrics"]
 
 
 # --- command line -------------------------------------------------------------------------------
