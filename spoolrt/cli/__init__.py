@@ -3,7 +3,8 @@
 Sub-commands: ``serve`` (the app under uWSGI with a spooler), ``ls``, ``show``, ``stats``
 (look), ``check`` (a health check: exit 1 with the reason), ``run`` (a task by name, now),
 ``retry``, ``purge`` (change), ``worker`` (the pure-Python worker), ``metrics`` (the
-Prometheus text format). ``spoolrt <command> --help`` shows each one's options and examples.
+Prometheus text format), ``ps`` (spooler processes), ``schedules`` (next and last runs).
+``spoolrt <command> --help`` shows each one's options and examples.
 
 Where the command looks, in this order (the first that gives an answer wins):
 
@@ -33,7 +34,17 @@ import sys
 from collections.abc import Sequence
 
 from spoolrt._version import __version__
-from spoolrt.cli import check, listing, maintenance, metrics, running, serve, worker
+from spoolrt.cli import (
+    check,
+    listing,
+    maintenance,
+    metrics,
+    processes,
+    running,
+    schedules,
+    serve,
+    worker,
+)
 from spoolrt.cli._common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, warn
 
 __all__ = [
@@ -83,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     running.register(subparsers)
     maintenance.register(subparsers)
     metrics.register(subparsers)
+    processes.register(subparsers)
+    schedules.register(subparsers)
     worker.register(subparsers)
     return parser
 

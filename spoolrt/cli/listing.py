@@ -5,6 +5,7 @@ JSON shapes (stable: fields are only ever added):
 ``ls --json``::
 
     {"spoolers": [DIR, ...], "tasks": [TASK, ...]}
+    (with --status done/skipped also "history": [...], "more": bool: see spoolrt.cli.history)
 
     TASK = {"state": "pending|scheduled|running|failed|quarantined", "id": str|null,
             "task": str|null, "type": str|null, "kind": "spoolrt|foreign|corrupt|bad-signature|...",
@@ -34,7 +35,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from spoolrt.cli import results
+from spoolrt.cli import history, results
 from spoolrt.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -50,6 +51,7 @@ from spoolrt.cli._common import (
     warn,
     write_json,
 )
+from spoolrt.cli.check import parse_since
 from spoolrt.observe.scan import Entry, State, entry_for_path, find, scan
 from spoolrt.spooldir.inspect import TaskInfo
 
@@ -60,12 +62,14 @@ if TYPE_CHECKING:
 def register(subparsers: Any) -> None:
     ls = subparsers.add_parser(
         "ls",
-        help="list pending, scheduled, running, failed and quarantined tasks",
-        description="List the task files of the spool directories, oldest first.",
+        help="list pending, scheduled, running, failed, quarantined (and done, skipped) tasks",
+        description="List the task files of the spool directories, oldest first; with --status "
+        "done or skipped, the finished tasks the result store keeps, newest first.",
         epilog=examples(
             "spoolrt ls",
             "spoolrt ls --status failed --status quarantined",
             "spoolrt ls --task 'myapp.tasks:send_*' --newest -n 20",
+            "spoolrt ls --status done --since 1h -n 20 --offset 20   # history, second page",
             "spoolrt ls --spool /var/spool/app --json | jq '.tasks[].id'",
         )
         + "\n\n"
@@ -75,9 +79,11 @@ def register(subparsers: Any) -> None:
     ls.add_argument(
         "--status",
         action="append",
-        choices=[s.value for s in State],
-        help="only this state; repeatable",
+        choices=[*(s.value for s in State), *history.HISTORY_STATES],
+        help="only this state; repeatable; done and skipped come from the result store",
     )
+    ls.add_argument("--since", type=parse_since, help="only since then: an age (1h) or ISO time")
+    ls.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N tasks")
     ls.add_argument(
         "--task",
         metavar="NAME",
@@ -129,20 +135,37 @@ def cmd_ls(args: argparse.Namespace) -> int:
     dirs, _source = find_spool_dirs(args.spool)
     signer, warning = read_signer()
     now = time.time()
-    states = [State(s) for s in args.status] if args.status else None
-    entries = scan(dirs, signer, states=states, now=now)
+    asked = args.status or [s.value for s in State]
+    done = [s for s in asked if s in history.HISTORY_STATES]
+    states = [State(s) for s in asked if s not in history.HISTORY_STATES]
+    entries = scan(dirs, signer, states=states, now=now) if states else []
     if args.task:
         entries = [e for e in entries if e.matches_task(args.task)]
+    if args.since is not None:
+        entries = [e for e in entries if e.since >= args.since]
     entries.sort(key=lambda e: (e.since, e.path), reverse=args.newest)
+    entries = entries[max(0, args.offset) :]
     if args.limit is not None:
         entries = entries[: max(0, args.limit)]
+    limit = history.DEFAULT_HISTORY_LIMIT if args.limit is None else args.limit
+    page, more = history.rows(
+        dirs, done, task=args.task, since=args.since, offset=args.offset, limit=limit
+    ) if done else ([], False)  # fmt: skip
     if args.json:
-        write_json({"spoolers": dirs, "tasks": [e.to_json(now) for e in entries]})
+        tasks = [e.to_json(now) for e in entries]
+        write_json({"spoolers": dirs, "tasks": tasks} | _history_json(page, more, done))
         return EXIT_OK
     if warning:
         warn(warning)
-    print(render_ls(entries, dirs, now))
+    if states:
+        print(render_ls(entries, dirs, now))
+    if done:
+        print(history.render(page, more, args.offset, now))
     return EXIT_OK
+
+
+def _history_json(page: Sequence[history.Row], more: bool, asked: Sequence[str]) -> dict[str, Any]:
+    return {"history": [history.to_json(r) for r in page], "more": more} if asked else {}
 
 
 def render_ls(entries: Sequence[Entry], dirs: Sequence[str], now: float) -> str:
