@@ -3,7 +3,8 @@
 Sub-commands: ``serve`` (the app under uWSGI with a spooler), ``ls``, ``show``, ``stats``
 (look), ``check`` (a health check: exit 1 with the reason), ``run`` (a task by name, now),
 ``retry``, ``purge`` (change), ``worker`` (the pure-Python worker), ``metrics`` (the
-Prometheus text format), ``ps`` (spooler processes), ``schedules`` (next and last runs).
+Prometheus text format), ``ps`` (spooler processes), ``schedules`` (next and last runs),
+``dashboard`` (the web dashboard).
 ``spoolrt <command> --help`` shows each one's options and examples.
 
 Where the command looks, in this order (the first that gives an answer wins):
@@ -36,6 +37,7 @@ from collections.abc import Sequence
 from spoolrt._version import __version__
 from spoolrt.cli import (
     check,
+    dashboard,
     listing,
     maintenance,
     metrics,
@@ -96,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.register(subparsers)
     processes.register(subparsers)
     schedules.register(subparsers)
+    dashboard.register(subparsers)
     worker.register(subparsers)
     return parser
 

@@ -26,7 +26,6 @@ import fcntl
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from spoolrt.cli import results
@@ -46,13 +45,12 @@ from spoolrt.cli._common import (
     write_json,
 )
 from spoolrt.cli.progress import Progress
-from spoolrt.core.codec.envelope import decode_packet, encode_body, spool_vars
-from spoolrt.core.codec.packet import pack, unpack
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import SpoolFileError
+from spoolrt.observe.actions import requeue
 from spoolrt.observe.scan import KEPT, WAITING, Entry, State, entry_for_path, find, scan
-from spoolrt.spooldir.layout import remove_kept, write_spool_file
-from spoolrt.spooldir.regular import open_regular, read_regular
+from spoolrt.spooldir.layout import remove_kept
+from spoolrt.spooldir.regular import open_regular
 
 
 def register(subparsers: Any) -> None:
@@ -196,22 +194,6 @@ def _select_kept(
             else:
                 chosen.setdefault(found[0].path, found[0])
     return sorted(chosen.values(), key=lambda e: (e.since, e.path)), missing
-
-
-def requeue(entry: Entry, signer: Signer | None) -> str:
-    """Put a kept task back as attempt 1; returns the new spool file's path.
-
-    Raises ``SpoolFileError`` (nothing changed) when the file does not verify or decode.
-    """
-    packet = unpack(read_regular(entry.path))
-    envelope = decode_packet(packet, signer)
-    spool_dir = os.path.realpath(entry.spool_dir)
-    fresh = replace(envelope, attempt=1, at=None, spooler=spool_dir)
-    results.requeued(spool_dir, fresh.task_id, fresh.label, fresh.max_attempts)
-    data = pack(spool_vars(fresh), encode_body(fresh, signer))
-    new_path = write_spool_file(spool_dir, data, priority=fresh.priority)
-    remove_kept(entry.path)
-    return new_path
 
 
 # --- purge --------------------------------------------------------------------------------------

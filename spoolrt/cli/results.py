@@ -2,7 +2,7 @@
 
 Only read here, and only opened when the file is already there: a command that looks must not
 create a store as a side effect. ``retry`` and ``purge`` also keep the store's records in step
-with what they do to files (see ``forget`` and ``requeued``).
+with what they do to files (see ``forget``; ``spoolrt.observe.actions.requeued``).
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import os
 import reprlib
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from spoolrt.cli._common import format_time, read_signer, warn
 from spoolrt.core import defaults
 from spoolrt.core.errors import ResultStoreError, SpoolFileError
-from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results import ResultStore, SQLiteResultStore, TaskRecord
 from spoolrt.results.tracking import decode_result
 
@@ -89,27 +87,6 @@ def forget(spool_dir: str, task_id: str) -> None:
     """Drop a task's record: its file was purged, so nothing will ever finish it."""
     if task_id:
         _with_store(spool_dir, lambda store: store.delete(task_id), False)
-
-
-def requeued(spool_dir: str, task_id: str, name: str, max_attempts: int) -> None:
-    """A kept task was re-queued under its own id: its final record must go (a final record
-    never changes) and a queued one take its place, so handles see the new run."""
-
-    def work(store: ResultStore) -> bool:
-        store.delete(task_id)
-        return store.enqueued(
-            TaskRecord(
-                task_id,
-                name=name or None,
-                spooler=spool_dir,
-                status=TaskStatus.QUEUED,
-                max_attempts=max_attempts,
-                enqueued_at=time.time(),
-            )
-        )
-
-    if task_id:
-        _with_store(spool_dir, work, False)
 
 
 def result_value(record: TaskRecord) -> Any:

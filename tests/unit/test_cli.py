@@ -32,7 +32,19 @@ from spoolrt.cli.serve import ServeConfig, build_ini
 from spoolrt.observe.scan import Entry, State
 from spoolrt.spooldir.inspect import TaskInfo
 
-COMMANDS = ["serve", "ls", "show", "stats", "run", "retry", "purge", "metrics", "ps", "schedules"]
+COMMANDS = [
+    "serve",
+    "ls",
+    "show",
+    "stats",
+    "run",
+    "retry",
+    "purge",
+    "metrics",
+    "ps",
+    "schedules",
+    "dashboard",
+]
 
 
 # --- command line -------------------------------------------------------------------------------

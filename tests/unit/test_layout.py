@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "spoolrt"
 
 #: Optional dependencies: the only imports allowed inside functions (each gives an install hint
 #: or is only reached where the dependency is known to be there).
-LAZY_ALLOWED = {"uwsgi", "cronsim", "django", "flask", "uwsgiconf", "prometheus_client"}
+LAZY_ALLOWED = {"uwsgi", "cronsim", "django", "flask", "uwsgiconf", "prometheus_client", "jinja2"}
 
 #: "~400 lines" from the brief, as a hard line.
 MAX_LINES = 400

@@ -1,0 +1,257 @@
+"""The dashboard as a plain WSGI app, secure by default.
+
+- **No authorization, no dashboard**: ``Dashboard`` refuses to be made without an
+  ``authorize(environ, method, path) -> bool``. It is asked for every request, pages and the
+  stylesheet included; a read-only user is one whose ``authorize`` says no to ``POST``. Denied
+  requests get 401 (with ``challenge`` as ``WWW-Authenticate`` when the request carried no
+  credentials and one is configured) or 403.
+- **CSRF**: every action is a ``POST`` whose form must carry the token of the ``spoolrt_csrf``
+  cookie (double submit: no server state, so it works across workers; the cookie is
+  ``SameSite=Strict`` and ``HttpOnly``). Without it: 403.
+- **Escaping**: jinja2 with autoescape; a task argument ``<script>`` shows as text. No script
+  and no asset from outside; the ``Content-Security-Policy`` says ``default-src 'none'``.
+- **Actions** are written to the ``spoolrt.audit`` logger: who, what, when.
+
+Routes (below the mount prefix, ``SCRIPT_NAME``): ``/`` overview, ``/tasks?status=&name=&
+spooler=&offset=`` list, ``/task/<id>`` detail, ``POST /task/<id>/retry``, ``/metrics``,
+``/api/overview`` (the overview as JSON, for polling), ``/style.css``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable, Sequence
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode
+
+from spoolrt.core.codec.serializers import Signer
+from spoolrt.core.config import get_settings
+from spoolrt.core.errors import ConfigurationError, SpoolFileError
+from spoolrt.dashboard import pages
+from spoolrt.dashboard.templates import STYLE, environment
+from spoolrt.observe import metrics
+from spoolrt.observe.actions import requeue
+
+audit = logging.getLogger("spoolrt.audit")
+
+Authorize = Callable[[dict[str, Any], str, str], bool]
+StartResponse = Callable[..., Any]
+CSRF_COOKIE = "spoolrt_csrf"
+_MAX_FORM = 16 * 1024
+
+HEADERS = [
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cache-Control", "no-store"),
+]
+
+
+class Dashboard:
+    """The WSGI app over ``spool_dirs``. ``authorize`` is required; ``signer`` verifies files
+    (default: the process's key, as the spooler uses); ``challenge`` e.g. ``Basic realm=...``."""
+
+    def __init__(
+        self,
+        spool_dirs: Sequence[str],
+        *,
+        authorize: Authorize | None = None,
+        signer: Callable[[], Signer | None] | None = None,
+        challenge: str | None = None,
+    ) -> None:
+        if authorize is None or not callable(authorize):
+            raise ConfigurationError(
+                "the dashboard refuses to serve without authorization: pass "
+                "authorize=callable(environ, method, path) -> bool (say no to POST for "
+                "read-only users)"
+            )
+        self.spool_dirs = list(spool_dirs)
+        self.authorize = authorize
+        self.challenge = challenge
+        self._signer = signer or _default_signer
+        self.templates = environment()
+
+    # --- WSGI -----------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        path = str(environ.get("PATH_INFO", "") or "/")
+        if not self.authorize(environ, method, path):
+            return self._denied(environ, start_response)
+        token, fresh = self._csrf_token(environ)
+        extra = [("Set-Cookie", self._cookie(environ, token))] if fresh else []
+        if method == "POST":
+            form = _read_form(environ)
+            if not hmac.compare_digest(form.get("csrf", ""), token) or fresh:
+                return _answer(start_response, "403 Forbidden", b"CSRF token missing or wrong\n")
+            return self._post(environ, start_response, path)
+        if method not in ("GET", "HEAD"):
+            return _answer(start_response, "405 Method Not Allowed", b"GET or POST\n")
+        return self._get(environ, start_response, path, token, extra)
+
+    def _denied(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self.challenge and not environ.get("HTTP_AUTHORIZATION"):
+            headers = [("WWW-Authenticate", self.challenge)]
+            return _answer(start_response, "401 Unauthorized", b"credentials needed\n", headers)
+        return _answer(start_response, "403 Forbidden", b"not allowed\n")
+
+    def _get(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        path: str,
+        token: str,
+        extra: list[tuple[str, str]],
+    ) -> Iterable[bytes]:
+        query = {k: v[0] for k, v in parse_qs(str(environ.get("QUERY_STRING", ""))).items()}
+        if path == "/style.css":
+            return _answer(start_response, "200 OK", STYLE.encode(), extra, "text/css")
+        if path == "/metrics":
+            body = metrics.render(self.spool_dirs)
+            return _answer(start_response, "200 OK", body, extra, metrics.CONTENT_TYPE)
+        if path == "/api/overview":
+            body = json.dumps({"spoolers": pages.overview(self.spool_dirs)}).encode()
+            return _answer(start_response, "200 OK", body, extra, "application/json")
+        context = self._context(environ, token)
+        if path == "/":
+            html = self._render("overview", context, spoolers=pages.overview(self.spool_dirs))
+        elif path == "/tasks":
+            html = self._tasks(context, query)
+        elif path.startswith("/task/") and path.count("/") == 2:
+            found = pages.task_detail(self.spool_dirs, self._signer(), path[len("/task/") :])
+            if found is None:
+                html = self._render("message", context, title="Not found", message="no such task")
+                return _answer(start_response, "404 Not Found", html.encode(), extra)
+            html = self._render("detail", context, title="task", t=found)
+        else:
+            return _answer(start_response, "404 Not Found", b"not found\n", extra)
+        return _answer(start_response, "200 OK", html.encode(), extra)
+
+    def _tasks(self, context: dict[str, Any], query: dict[str, str]) -> str:
+        status, name = query.get("status", ""), query.get("name", "")
+        spooler = query.get("spooler", "")
+        try:
+            offset = max(0, int(query.get("offset", "0")))
+        except ValueError:
+            offset = 0
+        listing = pages.task_list(
+            self.spool_dirs, self._signer(), status=status, name=name, spooler=spooler,
+            offset=offset,
+        )  # fmt: skip
+        following = {"status": status, "name": name, "spooler": spooler}
+        following["offset"] = str(offset + len(listing.rows))
+        return self._render(
+            "tasks",
+            context,
+            title="tasks",
+            rows=listing.rows,
+            more=listing.more,
+            status=status,
+            name=name,
+            spooler=spooler,
+            states=[*pages.FILE_STATES, *pages.STORE_STATES],
+            next_url=f"{context['root']}/tasks?{urlencode(following)}",
+        )
+
+    def _post(
+        self, environ: dict[str, Any], start_response: StartResponse, path: str
+    ) -> Iterable[bytes]:
+        parts = path.strip("/").split("/")
+        if len(parts) != 3 or parts[0] != "task" or parts[2] != "retry":
+            return _answer(start_response, "404 Not Found", b"no such action\n")
+        task_id = parts[1]
+        signer = self._signer()
+        found = pages.task_detail(self.spool_dirs, signer, task_id)
+        if found is None or not found["retryable"]:
+            return _answer(start_response, "409 Conflict", b"not a failed or quarantined task\n")
+        try:
+            requeue(found["entry"], signer)
+        except SpoolFileError as exc:
+            return _answer(start_response, "409 Conflict", f"refused: {exc}\n".encode())
+        audit.info("%s retried %s at %s", _who(environ), task_id, time.strftime("%FT%T%z"))
+        location = f"{_root(environ)}/task/{quote(task_id)}"
+        return _answer(start_response, "303 See Other", b"", [("Location", location)])
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _context(self, environ: dict[str, Any], token: str) -> dict[str, Any]:
+        return {
+            "root": _root(environ),
+            "user": _who(environ),
+            "operator": self.authorize(environ, "POST", "/"),
+            "csrf": token,
+            "when": _when,
+            "secs": _secs,
+            "title": "overview",
+        }
+
+    def _render(self, template: str, context: dict[str, Any], /, **values: Any) -> str:
+        return str(self.templates.get_template(template).render({**context, **values}))
+
+    def _csrf_token(self, environ: dict[str, Any]) -> tuple[str, bool]:
+        cookie: SimpleCookie = SimpleCookie()
+        try:
+            cookie.load(str(environ.get("HTTP_COOKIE", "")))
+        except Exception:  # a malformed Cookie header: treat as none
+            cookie = SimpleCookie()
+        morsel = cookie.get(CSRF_COOKIE)
+        if morsel is not None and len(morsel.value) >= 32:
+            return morsel.value, False
+        return secrets.token_urlsafe(32), True
+
+    def _cookie(self, environ: dict[str, Any], token: str) -> str:
+        return f"{CSRF_COOKIE}={token}; Path={_root(environ) or '/'}; HttpOnly; SameSite=Strict"
+
+
+def _default_signer() -> Signer | None:
+    settings = get_settings()
+    return settings.signer() if settings.signing else None
+
+
+def _root(environ: dict[str, Any]) -> str:
+    return str(environ.get("SCRIPT_NAME", "")).rstrip("/")
+
+
+def _who(environ: dict[str, Any]) -> str:
+    return str(environ.get("REMOTE_USER") or environ.get("spoolrt.user") or "anonymous")
+
+
+def _when(stamp: float | None) -> str:
+    return "-" if stamp is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f} s"
+
+
+def _read_form(environ: dict[str, Any]) -> dict[str, str]:
+    try:
+        length = min(int(environ.get("CONTENT_LENGTH") or 0), _MAX_FORM)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    parsed = parse_qs(body.decode("utf-8", "replace"))
+    return {k: v[0] for k, v in parsed.items()}
+
+
+def _answer(
+    start_response: StartResponse,
+    status: str,
+    body: bytes,
+    headers: Sequence[tuple[str, str]] = (),
+    content_type: str = "text/html; charset=utf-8",
+) -> list[bytes]:
+    if not status.startswith("200") and content_type.startswith("text/html") and b"<" not in body:
+        content_type = "text/plain; charset=utf-8"
+    all_headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *HEADERS]
+    start_response(status, [*all_headers, *headers])
+    return [body]

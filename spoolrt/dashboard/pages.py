@@ -1,0 +1,174 @@
+"""What each dashboard page shows, read from the spool directories and the stores at request
+time (nothing is kept between requests: several workers and a restart all show the same)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from spoolrt.core.codec.serializers import Signer
+from spoolrt.core.errors import ResultStoreError
+from spoolrt.core.outcomes import TaskStatus
+from spoolrt.observe.history import history, run_seconds, store_of, wait_seconds
+from spoolrt.observe.metrics import snapshot
+from spoolrt.observe.scan import Entry, State, find, scan
+from spoolrt.results import TaskRecord
+
+FILE_STATES = tuple(s.value for s in State)
+STORE_STATES = (TaskStatus.DONE.value, TaskStatus.SKIPPED.value)
+PAGE_SIZE = 50
+
+
+def overview(spool_dirs: Sequence[str]) -> list[dict[str, Any]]:
+    """Per spooler: file counts by state, backlog age, processes, and the store's counts."""
+    data = snapshot(spool_dirs)
+    found = []
+    for spooler in data.spoolers:
+        stored: dict[str, int] = {}
+        with store_of(spooler.spooler) as store:
+            if store is not None:
+                try:
+                    stored = {s.value: n for s, n in store.counts().items()}
+                except ResultStoreError:
+                    stored = {}
+        found.append(
+            {
+                "spooler": spooler.spooler,
+                "files": spooler.files,
+                "oldest_pending_age": round(spooler.oldest_pending_age, 3),
+                "processes": spooler.processes,
+                "stored": stored,
+            }
+        )
+    return found
+
+
+@dataclass
+class Row:
+    """One line of the task list, from a file or from the store."""
+
+    state: str
+    task_id: str
+    name: str
+    spooler: str
+    when: float | None
+    note: str = ""
+
+
+@dataclass
+class Listing:
+    rows: list[Row] = field(default_factory=list)
+    more: bool = False
+
+
+def _row_of_entry(entry: Entry) -> Row:
+    note = entry.error if entry.state in (State.FAILED, State.QUARANTINED) else ""
+    reason = entry.record.get("reason")
+    if reason:
+        note = f"{reason}: {note}" if note else str(reason)
+    return Row(entry.state.value, entry.task_id, entry.label, entry.spool_dir, entry.since, note)
+
+
+def _row_of_record(spool_dir: str, record: TaskRecord) -> Row:
+    return Row(
+        record.status.value,
+        record.task_id,
+        record.name or "",
+        spool_dir,
+        record.finished_at,
+        record.error or "",
+    )
+
+
+def task_list(
+    spool_dirs: Sequence[str],
+    signer: Signer | None,
+    *,
+    status: str,
+    name: str,
+    spooler: str,
+    offset: int,
+) -> Listing:
+    """The rows matching the URL's filters: ``status`` (a file state or done/skipped; empty:
+    every file), ``name`` (exact or glob), ``spooler`` (a directory), paged from ``offset``."""
+    dirs = [d for d in spool_dirs if not spooler or d == spooler]
+    rows: list[Row] = []
+    if status in STORE_STATES:
+        for spool_dir in dirs:
+            with store_of(spool_dir) as store:
+                if store is None:
+                    continue
+                page = history(store, status=[TaskStatus.of(status)], limit=10_000)
+            for record in page.records:
+                if name and not _name_matches(record.name or "", name):
+                    continue
+                rows.append(_row_of_record(spool_dir, record))
+        rows.sort(key=lambda r: r.when or 0.0, reverse=True)
+    else:
+        states = [State(status)] if status in FILE_STATES else None
+        entries = scan(dirs, signer, states=states, now=time.time())
+        if name:
+            entries = [e for e in entries if e.matches_task(name)]
+        entries.sort(key=lambda e: (e.since, e.path))
+        rows = [_row_of_entry(e) for e in entries]
+    start = max(0, offset)
+    return Listing(rows[start : start + PAGE_SIZE], more=len(rows) > start + PAGE_SIZE)
+
+
+def _name_matches(name: str, pattern: str) -> bool:
+    return any(n == pattern or fnmatchcase(n, pattern) for n in (name, name.rpartition(":")[2]))
+
+
+def task_detail(
+    spool_dirs: Sequence[str], signer: Signer | None, task_id: str
+) -> dict[str, Any] | None:
+    """Everything known of one task: its file (if any) and its store record (if any); and
+    where the two disagree (the store says it waits, but no file is there), a note saying so."""
+    entries = [e for e in find(scan(spool_dirs, signer, now=time.time()), task_id)]
+    entry = next((e for e in entries if e.task_id == task_id), None)
+    record: TaskRecord | None = None
+    for spool_dir in spool_dirs:
+        with store_of(spool_dir) as store:
+            if store is None:
+                continue
+            try:
+                record = store.get(task_id)
+            except ResultStoreError:
+                record = None
+        if record is not None:
+            break
+    if entry is None and record is None:
+        return None
+    disagreement = ""
+    if record is not None and entry is None and not record.status.is_final:
+        disagreement = f"the store says {record.status.value}, but no task file is there"
+    info = entry.info if entry is not None else None
+    kept = entry.record if entry is not None else {}
+    return {
+        "task_id": task_id,
+        "state": entry.state.value if entry is not None else record.status.value,  # type: ignore[union-attr]
+        "name": (entry.label if entry is not None else "") or (record.name if record else ""),
+        "file": entry.path if entry is not None else "",
+        "file_name": os.path.basename(entry.path) if entry is not None else "",
+        "verified": bool(info and info.verified),
+        "arguments": info.arguments if info is not None and info.verified else "",
+        "attempt": record.attempt if record else (info.attempt if info else 0),
+        "max_attempts": (record.max_attempts if record else None)
+        or (info.max_attempts if info else None),
+        "enqueued_at": (record.enqueued_at if record else None)
+        or (info.enqueued_at if info else None),
+        "started_at": record.started_at if record else None,
+        "finished_at": record.finished_at if record else None,
+        "run_seconds": run_seconds(record) if record else None,
+        "wait_seconds": wait_seconds(record) if record else None,
+        "error": (record.error if record else None) or (entry.error if entry else ""),
+        "reason": (record.reason if record else None) or kept.get("reason") or "",
+        "traceback": (kept.get("traceback") or (record.traceback if record else "") or ""),
+        "retryable": entry is not None and entry.state in (State.FAILED, State.QUARANTINED),
+        "disagreement": disagreement,
+        "entry": entry,
+    }
