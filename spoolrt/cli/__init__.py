@@ -4,7 +4,7 @@ Sub-commands: ``serve`` (the app under uWSGI with a spooler), ``ls``, ``show``, 
 (look), ``check`` (a health check: exit 1 with the reason), ``run`` (a task by name, now),
 ``retry``, ``purge`` (change), ``worker`` (the pure-Python worker), ``metrics`` (the
 Prometheus text format), ``ps`` (spooler processes), ``schedules`` (next and last runs),
-``dashboard`` (the web dashboard).
+``dashboard`` (the web dashboard), ``cancel`` (pending tasks).
 ``spoolrt <command> --help`` shows each one's options and examples.
 
 Where the command looks, in this order (the first that gives an answer wins):
@@ -36,6 +36,7 @@ from collections.abc import Sequence
 
 from spoolrt._version import __version__
 from spoolrt.cli import (
+    cancel,
     check,
     dashboard,
     listing,
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     processes.register(subparsers)
     schedules.register(subparsers)
     dashboard.register(subparsers)
+    cancel.register(subparsers)
     worker.register(subparsers)
     return parser
 

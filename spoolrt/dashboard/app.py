@@ -13,8 +13,9 @@
 - **Actions** are written to the ``spoolrt.audit`` logger: who, what, when.
 
 Routes (below the mount prefix, ``SCRIPT_NAME``): ``/`` overview, ``/tasks?status=&name=&
-spooler=&offset=`` list, ``/task/<id>`` detail, ``POST /task/<id>/retry``, ``/metrics``,
-``/api/overview`` (the overview as JSON, for polling), ``/style.css``.
+spooler=&offset=`` list, ``/task/<id>`` detail, ``POST /task/<id>/retry`` and
+``/task/<id>/cancel``, ``/metrics``, ``/api/overview`` (the overview as JSON, for polling),
+``/style.css``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from spoolrt.core.errors import ConfigurationError, SpoolFileError
 from spoolrt.dashboard import pages
 from spoolrt.dashboard.templates import STYLE, environment
 from spoolrt.observe import metrics
-from spoolrt.observe.actions import requeue
+from spoolrt.observe.actions import cancel, requeue
 
 audit = logging.getLogger("spoolrt.audit")
 
@@ -43,6 +44,8 @@ Authorize = Callable[[dict[str, Any], str, str], bool]
 StartResponse = Callable[..., Any]
 CSRF_COOKIE = "spoolrt_csrf"
 _MAX_FORM = 16 * 1024
+_PAST = {"retry": "retried", "cancel": "cancelled"}
+_ALLOWED_IF = {"retry": "retryable", "cancel": "cancelable"}
 
 HEADERS = [
     (
@@ -166,18 +169,24 @@ class Dashboard:
         self, environ: dict[str, Any], start_response: StartResponse, path: str
     ) -> Iterable[bytes]:
         parts = path.strip("/").split("/")
-        if len(parts) != 3 or parts[0] != "task" or parts[2] != "retry":
+        if len(parts) != 3 or parts[0] != "task" or parts[2] not in ("retry", "cancel"):
             return _answer(start_response, "404 Not Found", b"no such action\n")
-        task_id = parts[1]
+        task_id, action = parts[1], parts[2]
         signer = self._signer()
         found = pages.task_detail(self.spool_dirs, signer, task_id)
-        if found is None or not found["retryable"]:
-            return _answer(start_response, "409 Conflict", b"not a failed or quarantined task\n")
-        try:
-            requeue(found["entry"], signer)
-        except SpoolFileError as exc:
-            return _answer(start_response, "409 Conflict", f"refused: {exc}\n".encode())
-        audit.info("%s retried %s at %s", _who(environ), task_id, time.strftime("%FT%T%z"))
+        if found is None or not found[_ALLOWED_IF[action]]:
+            return _answer(start_response, "409 Conflict", f"cannot {action} it now\n".encode())
+        if action == "cancel":
+            why = cancel(found["entry"])
+            if why:
+                return _answer(start_response, "409 Conflict", f"refused: {why}\n".encode())
+        else:
+            try:
+                requeue(found["entry"], signer)
+            except SpoolFileError as exc:
+                return _answer(start_response, "409 Conflict", f"refused: {exc}\n".encode())
+        when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        audit.info("%s %s %s at %s", _who(environ), _PAST[action], task_id, when)
         location = f"{_root(environ)}/task/{quote(task_id)}"
         return _answer(start_response, "303 See Other", b"", [("Location", location)])
 

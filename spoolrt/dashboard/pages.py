@@ -13,6 +13,7 @@ from typing import Any
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import ResultStoreError
 from spoolrt.core.outcomes import TaskStatus
+from spoolrt.observe.actions import CANCELLABLE
 from spoolrt.observe.history import history, run_seconds, store_of, wait_seconds
 from spoolrt.observe.metrics import snapshot
 from spoolrt.observe.scan import Entry, State, find, scan
@@ -169,6 +170,7 @@ def task_detail(
         "reason": (record.reason if record else None) or kept.get("reason") or "",
         "traceback": (kept.get("traceback") or (record.traceback if record else "") or ""),
         "retryable": entry is not None and entry.state in (State.FAILED, State.QUARANTINED),
+        "cancelable": entry is not None and entry.state in CANCELLABLE,
         "disagreement": disagreement,
         "entry": entry,
     }

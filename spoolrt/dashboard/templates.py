@@ -74,6 +74,9 @@ DETAIL = """{% extends "base" %}{% block body %}<h1>Task {{ t.task_id }}</h1>
 {% if t.retryable and operator %}<form method="post"
  action="{{ root }}/task/{{ t.task_id|urlencode }}/retry"><input type="hidden" name="csrf"
  value="{{ csrf }}"><button id="retry">retry from the stored file</button></form>{% endif %}
+{% if t.cancelable and operator %}<form method="post"
+ action="{{ root }}/task/{{ t.task_id|urlencode }}/cancel"><input type="hidden" name="csrf"
+ value="{{ csrf }}"><button id="cancel">cancel this task</button></form>{% endif %}
 {% endblock %}"""
 
 MESSAGE = """{% extends "base" %}{% block body %}<h1>{{ title }}</h1><p>{{ message }}</p>

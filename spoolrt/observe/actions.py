@@ -1,6 +1,9 @@
-"""The changes the faces make, shared so ``spoolrt retry`` and the dashboard's retry button are
-one code path: a kept (failed or quarantined) task goes back as attempt 1 from its own stored,
-signed file, never from a call rebuilt out of what a page displayed.
+"""The changes the faces make, shared so each is one code path whoever asks for it.
+
+``requeue`` (``spoolrt retry``, the dashboard's retry button): a kept (failed or quarantined)
+task goes back as attempt 1 from its own stored, signed file, never from a call rebuilt out of
+what a page displayed. ``cancel`` (``spoolrt cancel``, the cancel button): a waiting task is
+taken away under the spooler's own file lock.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import ResultStoreError
 from spoolrt.core.outcomes import TaskStatus
 from spoolrt.observe.history import store_of
-from spoolrt.observe.scan import Entry
-from spoolrt.results import TaskRecord
+from spoolrt.observe.scan import Entry, State
+from spoolrt.results import TaskDescription, TaskRecord
+from spoolrt.results.tracking import store_for
+from spoolrt.spooldir.claim import claim
 from spoolrt.spooldir.layout import remove_kept, write_spool_file
 from spoolrt.spooldir.regular import read_regular
 
@@ -61,3 +66,42 @@ def requeued(spool_dir: str, task_id: str, name: str, max_attempts: int) -> None
             )
         except ResultStoreError:
             pass
+
+
+#: The ``reason`` a cancelled task is recorded with (status ``skipped``: final, never run).
+CANCELLED = "cancelled"
+CANCELLABLE = frozenset({State.PENDING, State.SCHEDULED})
+
+
+def cancel(entry: Entry) -> str:
+    """Take a pending, scheduled or parked task away before it runs; returns "" when done,
+    else why not (the entry is then left as it was).
+
+    The file is locked as a spooler locks it (``spooldir.claim``) and unlinked while the lock
+    is held, so a spooler can neither start it meanwhile nor be running it: a running task is
+    refused. The store records it as ``skipped`` with reason ``cancelled`` (final).
+    """
+    if entry.state not in CANCELLABLE:
+        return f"it is {entry.state.value}: only pending or scheduled tasks can be cancelled"
+    taken = claim(entry.path, due_by=None)
+    if taken is None:
+        return "it is running (its file is locked by a spooler) or has just finished"
+    try:
+        os.unlink(entry.path)
+    finally:
+        taken.release()
+    # The process's own store, as the dispatcher would write it (created if need be, none with
+    # results off): a cancelled task must read as final from its handle.
+    store = store_for(os.path.realpath(entry.spool_dir)) if entry.task_id else None
+    if store is not None:
+        try:
+            store.finished(
+                entry.task_id,
+                TaskStatus.SKIPPED,
+                reason=CANCELLED,
+                error="cancelled before it ran",
+                task=TaskDescription(name=entry.label or None, spooler=entry.spool_dir),
+            )
+        except ResultStoreError:
+            pass
+    return ""

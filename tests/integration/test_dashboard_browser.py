@@ -1,8 +1,8 @@
 """The dashboard in a real headless Chromium, mounted in an app served by real uWSGI with a
 spooler: refused without credentials, logs in, finds the failed task, opens its detail (the
 traceback, the ``<script>`` argument as text), presses retry and sees it run, filters by name
-and reloads the URL to the same view. Screenshots of the overview and a detail page are saved
-in the test's tmp dir (their paths are printed).
+and reloads the URL to the same view, cancels a scheduled task. Screenshots of the overview
+and a detail page are saved in the test's tmp dir (their paths are printed).
 
 Chromium and chromedriver come from the system packages (``.ci/run`` installs them); selenium
 is given that driver and never downloads one.
@@ -77,7 +77,7 @@ def test_the_dashboard_in_a_browser(
     for n in range(3):
         served.get(f"/enqueue/greet?arg=friend{n}")
     failed_id = served.get("/enqueue/flaky?" + "arg=" + "%3Cscript%3Ealert('x')%3C/script%3E")["id"]
-    served.get("/enqueue/greet?arg=later&postpone=3600")
+    later_id = served.get("/enqueue/greet?arg=later&postpone=3600")["id"]
     wait_for(lambda: served.area("failed"), 30, what="the flaky task in the failed area")
 
     browser.get(base + "/")  # Chromium gets the 401 challenge: it shows nothing of the page
@@ -118,6 +118,13 @@ def test_the_dashboard_in_a_browser(
     browser.refresh()
     assert browser.current_url == filtered
     assert browser.find_element(By.ID, "tasks").text == first
+
+    browser.get(f"{base}/task/{later_id}")
+    assert browser.find_element(By.CSS_SELECTOR, "#detail td.scheduled").text == "scheduled"
+    browser.find_element(By.ID, "cancel").click()
+    assert browser.find_element(By.CSS_SELECTOR, "#detail td.skipped").text == "skipped"
+    assert "cancelled" in browser.find_element(By.ID, "detail").text
+    assert not browser.find_elements(By.ID, "cancel")
 
     for shot in (overview, detail):
         assert shot.stat().st_size > 1000

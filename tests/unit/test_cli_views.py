@@ -216,3 +216,52 @@ def test_schedules_without_any_registered_says_how_to_find_them(
         capsys.readouterr().out
         == "no schedules registered (import the app that defines them: --app MODULE)\n"
     )
+
+
+# --- cancel -----------------------------------------------------------------------------------
+
+
+def test_cancel_takes_pending_and_scheduled_tasks_away_and_records_them(
+    spool: LocalSpool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = echo(1)
+    later = echo.spool_with((2,), postpone=30)
+    parked = echo.spool_with((3,), postpone=3600)
+    kept = echo(4)
+    d = str(spool.dir)
+    data = run_json(capsys, "cancel", "--spool", d, now.task_id, later.task_id, parked.task_id)
+    assert sorted(c["id"] for c in data["cancelled"]) == sorted(
+        [now.task_id, later.task_id, parked.task_id]
+    )
+    assert data["refused"] == [] and data["missing"] == []
+    assert spool.run_until_empty(include_postponed=True) == {"done": 1}  # only `kept` ran
+    assert kept.status == "done"
+    assert now.status == "skipped" and later.status == "skipped" and parked.status == "skipped"
+    history = run_json(capsys, "ls", "--spool", d, "--status", "skipped")["history"]
+    assert {h["reason"] for h in history} == {"cancelled"}
+
+
+def test_cancel_refuses_a_running_task_and_an_unknown_id(
+    spool: LocalSpool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handle = echo(5)
+    (path,) = spool.pending()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(spool.dir), path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "busy\n"
+        code = main(["cancel", "--spool", str(spool.dir), handle.task_id, "nope-nope", "--json"])
+        data = json.loads(capsys.readouterr().out)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    assert code == 1
+    assert data["cancelled"] == [] and data["missing"] == ["nope-nope"]
+    ((refused),) = data["refused"]
+    assert refused["id"] == handle.task_id and "running" in refused["reason"]
+    assert spool.pending() == [path]  # left exactly as it was

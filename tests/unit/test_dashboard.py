@@ -203,3 +203,21 @@ def test_metrics_and_the_overview_json(app: Dashboard, spool: LocalSpool) -> Non
     (spooler,) = overview["spoolers"]
     assert spooler["files"]["failed"] == 1 and spooler["stored"]["done"] == 1
     assert CSRF_COOKIE in call(app, "/", user="eve").headers["Set-Cookie"]
+
+
+def test_an_operator_cancels_a_scheduled_task_and_a_viewer_cannot(
+    app: Dashboard, spool: LocalSpool
+) -> None:
+    handle = fine.spool_with((5,), postpone=30)  # scheduled, in the spool dir itself
+    path = f"/task/{handle.task_id}/cancel"
+    cookie, token = csrf_of(app, "eve", f"/task/{handle.task_id}")
+    viewer = call(app, path, method="POST", user="eve", cookie=cookie, form={"csrf": token})
+    assert viewer.code == 403 and len(spool.pending()) == 1
+    cookie, token = csrf_of(app, "ops", f"/task/{handle.task_id}")
+    assert 'id="cancel"' in call(app, f"/task/{handle.task_id}", user="ops", cookie=cookie).text
+    answer = call(app, path, method="POST", user="ops", cookie=cookie, form={"csrf": token})
+    assert answer.code == 303
+    assert spool.pending() == []
+    assert handle.status == "skipped"
+    again = call(app, path, method="POST", user="ops", cookie=cookie, form={"csrf": token})
+    assert again.code == 409  # nothing left to cancel
