@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Any
 
 from spoolrt.cli._common import format_table, format_when, warn
@@ -23,6 +22,7 @@ from spoolrt.core.outcomes import TaskStatus
 from spoolrt.observe.history import (
     HISTORY_LIMIT,
     last_activity,
+    name_matches,
     run_seconds,
     store_of,
     wait_seconds,
@@ -41,14 +41,6 @@ class Row:
 
     spooler: str
     record: TaskRecord
-
-
-def name_matches(name: str | None, pattern: str) -> bool:
-    """``--task`` as for files: the exact name, the qualname alone, or a glob."""
-    if not name:
-        return False
-    names = {name, name.rpartition(":")[2]}
-    return any(n == pattern or fnmatchcase(n, pattern) for n in names)
 
 
 def rows(

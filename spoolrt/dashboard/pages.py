@@ -7,14 +7,13 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Any
 
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import ResultStoreError
 from spoolrt.core.outcomes import TaskStatus
 from spoolrt.observe.actions import CANCELLABLE
-from spoolrt.observe.history import history, run_seconds, store_of, wait_seconds
+from spoolrt.observe.history import history, name_matches, run_seconds, store_of, wait_seconds
 from spoolrt.observe.metrics import snapshot
 from spoolrt.observe.scan import Entry, State, find, scan
 from spoolrt.results import TaskRecord
@@ -103,9 +102,12 @@ def task_list(
             with store_of(spool_dir) as store:
                 if store is None:
                     continue
-                page = history(store, status=[TaskStatus.of(status)], limit=10_000)
+                try:
+                    page = history(store, status=[TaskStatus.of(status)], limit=10_000)
+                except ResultStoreError:  # the store only adds to the files
+                    continue
             for record in page.records:
-                if name and not _name_matches(record.name or "", name):
+                if name and not name_matches(record.name or "", name):
                     continue
                 rows.append(_row_of_record(spool_dir, record))
         rows.sort(key=lambda r: r.when or 0.0, reverse=True)
@@ -118,10 +120,6 @@ def task_list(
         rows = [_row_of_entry(e) for e in entries]
     start = max(0, offset)
     return Listing(rows[start : start + PAGE_SIZE], more=len(rows) > start + PAGE_SIZE)
-
-
-def _name_matches(name: str, pattern: str) -> bool:
-    return any(n == pattern or fnmatchcase(n, pattern) for n in (name, name.rpartition(":")[2]))
 
 
 def task_detail(

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from spoolrt.api.schedules import name_token
 from spoolrt.core import defaults
@@ -137,3 +138,12 @@ def last_success(store: ResultStore, schedule: str) -> float | None:
         if r.task_id.startswith(prefix) and r.finished_at is not None
     ]
     return max(times) if times else None
+
+
+def name_matches(name: str | None, pattern: str) -> bool:
+    """A ``--task`` or ``?name=`` filter, as for files: the exact name, its qualname alone
+    (after the ``:``), or a glob of either."""
+    if not name:
+        return False
+    names = {name, name.rpartition(":")[2]}
+    return any(n == pattern or fnmatchcase(n, pattern) for n in names)
