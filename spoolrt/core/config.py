@@ -26,6 +26,7 @@ ENV_SPOOL_DIRS = "SPOOLRT_SPOOL_DIRS"
 ENV_UNSIGNED = "SPOOLRT_UNSAFE_NO_SIGNING"
 ENV_EAGER = "SPOOLRT_EAGER"
 ENV_PARK_AFTER = "SPOOLRT_PARK_AFTER"
+ENV_UNRESOLVED_GRACE = "SPOOLRT_UNRESOLVED_GRACE"
 
 
 #: Derived key -> where its secret came from ("Django's SECRET_KEY"), so that what reports the
@@ -49,6 +50,9 @@ class Settings:
     #: Seconds ahead beyond which a task is parked outside the scanned directory (see
     #: ``spoolrt.spooldir.parking``); env ``SPOOLRT_PARK_AFTER``.
     park_after: float = defaults.PARK_AFTER
+    #: Seconds a spooler leaves a task it cannot resolve for the spoolers that can, before it
+    #: quarantines it (see ``defaults.UNRESOLVED_GRACE``); env ``SPOOLRT_UNRESOLVED_GRACE``.
+    unresolved_grace: float = defaults.UNRESOLVED_GRACE
     #: What the result store keeps: "all" (status and return value), "status", or "off".
     results: str = defaults.RESULTS
     #: ``spool_dir -> ResultStore``; None means the embedded SQLite store of each spool dir.
@@ -157,6 +161,7 @@ READERS: dict[str, Callable[[Any, str], Any]] = {
     "retry_delay": to_seconds,
     "retry_cap": to_seconds,
     "park_after": to_seconds,
+    "unresolved_grace": to_seconds,
     "spool_dirs": to_dirs,
     "serializer": _one_of(*SERIALIZERS),
     "results": _one_of(*defaults.RESULT_MODES),
@@ -174,7 +179,11 @@ def _from_environment() -> Settings:
     dirs = [d for d in os.environ.get(ENV_SPOOL_DIRS, "").split(os.pathsep) if d]
     settings = Settings(spool_dirs=dirs)
     # An empty variable is an unset one (``SPOOLRT_EAGER= cmd`` in a shell).
-    for env, name in ((ENV_EAGER, "eager"), (ENV_PARK_AFTER, "park_after")):
+    for env, name in (
+        (ENV_EAGER, "eager"),
+        (ENV_PARK_AFTER, "park_after"),
+        (ENV_UNRESOLVED_GRACE, "unresolved_grace"),
+    ):
         text = os.environ.get(env, "").strip()
         if text:
             setattr(settings, name, read_setting(name, text, env))

@@ -22,6 +22,36 @@ SERIALIZER = "pickle"
 #: scanned directory to about a minute's worth of future tasks (see ``spoolrt.spooldir.parking``).
 PARK_AFTER = 60.0
 
+#: Seconds a spooler that cannot resolve a task (its module is not importable here, no such
+#: task type) leaves the file for the spoolers of the same directory that can, before it sets
+#: it aside as ``unknown-task``; counted from the later of the task's signed enqueue time and
+#: its signed ``at``. An hour covers a rolling deploy that adds the task's module and a backlog
+#: that keeps the spoolers that have it busy, and still surfaces a task nobody can run the same
+#: day (``spoolrt ls`` shows it meanwhile as pending).
+UNRESOLVED_GRACE = 3600.0
+
+#: Seconds a spool file whose outcome could not be recorded (disk full: the retry file or the
+#: failed copy cannot be written) is postponed before only its bookkeeping is tried again,
+#: doubled at each failure up to ``BOOKKEEPING_RETRY_CAP``. Postponing (not just keeping) the
+#: file keeps the other spoolers of the directory, which do not know the outcome, from running
+#: the task's body again at their next pass.
+BOOKKEEPING_RETRY_DELAY = 2.0
+
+#: Longest postponement of a file whose bookkeeping keeps failing: space freed up is used
+#: within a minute.
+BOOKKEEPING_RETRY_CAP = 60.0
+
+#: Seconds between two log lines about outcomes that cannot be recorded: a full disk must not
+#: also fill the log (one line per pass was ~80 KB/s).
+BOOKKEEPING_LOG_INTERVAL = 30.0
+
+#: Seconds beyond the parking horizon (``PARK_AFTER``) past which a file's mtime in the scanned
+#: directory is suspicious: nothing spoolrt writes there is due later than the horizon plus a
+#: parking bucket (60 s) and the bookkeeping postponement above. Only such files are decoded to
+#: compare their mtime with their signed ``at`` (a moved mtime would keep them from running),
+#: so a pass over the directory stays a listing.
+MISDATED_MARGIN = 180.0
+
 #: Directory scans per second asked of uWSGI by the shipped configs. ``at`` (postpone and
 #: retry delays) has this precision; enqueue still wakes an idle spooler at once.
 SPOOLER_FREQUENCY = 1

@@ -42,6 +42,8 @@ from spoolrt.core.outcomes import (
 from spoolrt.core.registry import FUNCTION_CALL_TYPE, task_functions, task_types
 from spoolrt.results.base import TaskRecord
 from spoolrt.results.tracking import StoreObserver, already_ran
+from spoolrt.runtime.admission import Admission
+from spoolrt.runtime.deferred import Deferred, DeferredOutcomes
 from spoolrt.spooldir.layout import FAILED, QUARANTINE, keep_aside
 from spoolrt.spooldir.parking import place_spool_file
 from spoolrt.spooldir.regular import escape_name
@@ -112,6 +114,8 @@ class Dispatcher:
             observers = [StoreObserver(slots=spooler_side)]
         self.own_observers: list[DispatchObserver] = list(observers)
         self.spooler_side = spooler_side
+        self.admission = Admission(spooler_side)
+        self.deferred = DeferredOutcomes()
 
     @property
     def observers(self) -> list[DispatchObserver]:
@@ -124,47 +128,71 @@ class Dispatcher:
     def settings(self) -> Settings:
         return self._settings or get_settings()
 
+    def _hold_unresolved(self, spool_dir: str, file_name: str, env: Envelope, why: str) -> None:
+        grace = self.settings.unresolved_grace
+        self.admission.hold_unresolved(spool_dir, file_name, env, why, grace)
+
     # --- the one entry point ------------------------------------------------------------------
 
-    def run(self, spool_dir: str, file_name: str, packet: SpoolPacket) -> Report:
+    def run(
+        self, spool_dir: str, file_name: str, packet: SpoolPacket, *, ignore_at: bool = False
+    ) -> Report:
         """Run the task in ``packet`` (found as ``file_name`` in ``spool_dir``) to an outcome.
 
-        Raises only when the bookkeeping itself fails (e.g. the disk is full): then the caller
-        must keep the original file so nothing is lost.
+        Raises ``FileKept`` (spooler side only) when the file must stay as it is: the task
+        cannot be resolved here yet or came up before its signed ``at`` (unless ``ignore_at``)
+        (``runtime.admission``), or its bookkeeping failed (``runtime.deferred``). Outside a
+        spooler a failed bookkeeping raises itself: the caller must keep the file.
         """
         signer = self.settings.signer()
         try:
             envelope = decode_packet(packet, signer)
         except SpoolFileError as exc:
             return self._quarantine(spool_dir, file_name, packet, None, exc.reason, str(exc))
+        if self.spooler_side and not ignore_at:
+            self.admission.hold_until_due(spool_dir, file_name, envelope)
         task_cls = task_types.get(envelope.type_id)
         if task_cls is None:
             missing = UnknownTaskType(f"no SpoolerTask with type_id {envelope.type_id!r}")
+            self._hold_unresolved(spool_dir, file_name, envelope, str(missing))
             return self._quarantine(
                 spool_dir, file_name, packet, envelope, missing.reason, str(missing)
             )
         try:
             payload = get_serializer(envelope.serializer).loads(envelope.payload)
+            if self.spooler_side and signer is not None:  # a verified envelope names it
+                self.admission.import_task_module(task_cls.type_id, payload)
             _check_resolvable(task_cls, payload)
         except SpoolFileError as exc:
             return self._quarantine(spool_dir, file_name, packet, envelope, exc.reason, str(exc))
         except UnknownTask as exc:
+            self._hold_unresolved(spool_dir, file_name, envelope, str(exc))
             return self._quarantine(spool_dir, file_name, packet, envelope, exc.reason, str(exc))
 
         previous = already_ran(envelope, spool_dir) if self.spooler_side else None
         if previous is not None:
             return self._set_aside_duplicate(spool_dir, file_name, packet, envelope, previous)
-        interruption = self._start(envelope, spool_dir)
-        began = time.monotonic()
         result: TaskResult
-        if interruption:
-            # A run that kills its process (harakiri, OOM) would otherwise re-run at every scan
-            # forever: the lost run counts as a failed attempt, with backoff, like an exception.
-            result, tb = ResultRescheduled(exception=TaskInterrupted(interruption)), ""
+        deferred = self.deferred.take(envelope)
+        if deferred is not None:  # it ran here already: only its bookkeeping is left
+            result, tb, seconds = deferred.result, deferred.traceback, deferred.seconds
         else:
-            result, tb = _run_task(task_cls(file_name, envelope.message, payload, envelope))
-        seconds = time.monotonic() - began
-        report = self._settle(spool_dir, file_name, packet, envelope, result, tb)
+            interruption = self._start(envelope, spool_dir)
+            began = time.monotonic()
+            if interruption:
+                # A run that kills its process (harakiri, OOM) would otherwise re-run at every
+                # scan forever: the lost run counts as a failed attempt, with backoff.
+                result, tb = ResultRescheduled(exception=TaskInterrupted(interruption)), ""
+            else:
+                result, tb = _run_task(task_cls(file_name, envelope.message, payload, envelope))
+            seconds = time.monotonic() - began
+            deferred = Deferred(result, tb, seconds)
+        try:
+            report = self._settle(spool_dir, file_name, packet, envelope, result, tb)
+        except Exception as exc:
+            if not self.spooler_side:
+                raise
+            raise self.deferred.keep(spool_dir, file_name, envelope, deferred, exc) from exc
         _log_finished(report, envelope, file_name, seconds)
         self._notify("finished", report, spool_dir)
         return report

@@ -41,8 +41,10 @@ import time
 from types import ModuleType
 
 from spoolrt.api.schedules import ticking
+from spoolrt.core.config import get_settings
 from spoolrt.sending.backends.uwsgi import is_spooler, uwsgi_module
 from spoolrt.spooldir import ids
+from spoolrt.spooldir.misdated import restore_misdated
 from spoolrt.spooldir.parking import promote_due
 
 log = logging.getLogger("spoolrt.schedule")
@@ -69,13 +71,17 @@ def _handle_tick(signum: int) -> None:
 
 def _tick_once() -> None:
     """One tick of a spooler process: move parked tasks that come due into the spool
-    directories, then spool the schedule slots that are due (when the app has schedules)."""
+    directories, put back files whose mtime was moved far later than their signed time
+    (``spoolrt.spooldir.misdated``), then spool the schedule slots that are due (when the app
+    has schedules)."""
     try:
         module = uwsgi_module()
+        signer = get_settings().signer()
         for raw in getattr(module, "spoolers", None) or ():
             spool_dir = raw.decode() if isinstance(raw, bytes) else str(raw)
             promote_due(spool_dir)
             ids.sweep_throttled(spool_dir)
+            restore_misdated(spool_dir, signer)
     except Exception:
         log.exception("promoting parked tasks failed in pid %d", os.getpid())
     try:  # without schedules this is a loop over nothing

@@ -19,6 +19,7 @@ from typing import Any
 
 from spoolrt.core.codec.envelope import is_spoolrt_packet
 from spoolrt.core.codec.packet import from_callable_env
+from spoolrt.runtime.admission import FileKept
 from spoolrt.runtime.dispatch import Dispatcher
 from spoolrt.runtime.guard import guard, reclaim
 from spoolrt.runtime.logs import install_fallback
@@ -61,9 +62,11 @@ class SpoolerCallable:
     """What uWSGI calls for each spool file: spoolrt files go to the dispatcher, others to the
     callable that was installed before spoolrt (if any), else to quarantine.
 
-    Always answers ``SPOOL_OK`` once the bookkeeping is done. Only when the bookkeeping itself
-    fails (disk full) does it answer ``SPOOL_RETRY``, so uWSGI keeps the file: a task may run
-    twice, but is never lost.
+    Always answers ``SPOOL_OK`` once the bookkeeping is done. It answers ``SPOOL_RETRY``, so
+    uWSGI keeps the file, when the dispatcher leaves it (``FileKept``: a task this process
+    cannot resolve yet, a file come up before its signed time, an outcome whose bookkeeping
+    failed and is retried alone) or, as a last resort, when anything else failed: a task may
+    run twice, but is never lost.
     """
 
     _spoolrt = True
@@ -107,6 +110,8 @@ class SpoolerCallable:
             with busy:
                 self.dispatcher.run(self.spool_dir(), file_name, packet)
             return SPOOL_OK
+        except FileKept:  # not to be taken now (unresolved, early, bookkeeping deferred)
+            return SPOOL_RETRY
         except Exception:
             log.exception("could not finish a spool file; uWSGI keeps it for a rerun")
             return SPOOL_RETRY

@@ -6,7 +6,9 @@ spooler running spoolrt's dispatcher, because it *is* that dispatcher:
 
 - a file is claimed the way uWSGI claims it (``spoolrt.spooldir.claim``: the same fcntl lock),
   so neither side can run it twice;
-- ``at`` is the file's mtime, compared in whole seconds as uWSGI does; priority sub-directories
+- ``at`` is the file's mtime, compared in whole seconds as uWSGI does (a file whose mtime was
+  moved far later than its signed time is put back, ``spoolrt.spooldir.misdated``; one moved
+  earlier is put back and left by the dispatcher); priority sub-directories
   run first, lowest number first, then the top-level files, oldest first;
 - ``Dispatcher.run`` does the bookkeeping (retry file first, failed/quarantine copies), then the
   worker unlinks the file. If ``run`` raised (bookkeeping failed, e.g. disk full) the file stays
@@ -47,12 +49,14 @@ from spoolrt.api.schedules.entries import registry
 from spoolrt.core import defaults
 from spoolrt.core.codec.packet import HEADER, unpack
 from spoolrt.core.errors import CorruptSpoolFile
+from spoolrt.runtime.admission import FileKept
 from spoolrt.runtime.dispatch import Dispatcher
 from spoolrt.runtime.processes import Abort, fork_until_empty, supervise
 from spoolrt.spooldir import ids
 from spoolrt.spooldir.claim import claim
 from spoolrt.spooldir.layout import warn_if_exposed
 from spoolrt.spooldir.listing import pending_files
+from spoolrt.spooldir.misdated import horizon, restore_signed_time
 from spoolrt.spooldir.parking import promote_due, promote_due_throttled
 from spoolrt.spooldir.presence import KIND_WORKER, Presence, announce
 from spoolrt.spooldir.regular import escape_name
@@ -110,7 +114,8 @@ class Worker:
 
     def run_file(self, spool_dir: str, path: str, *, due_by: float | None) -> str | None:
         """Claim, run and remove one spool file; returns its status value, ``ERROR`` if the
-        bookkeeping failed (the file stays), or None if the file was not ours to run."""
+        bookkeeping failed (the file stays), or None if the file was not ours to run (claimed
+        elsewhere, or left by the dispatcher: ``FileKept``)."""
         taken = claim(path, due_by=due_by)
         if taken is None:
             return None
@@ -128,7 +133,11 @@ class Worker:
                 else:
                     self._in_task = True
                     try:
-                        report = self.dispatcher.run(spool_dir, name, packet)
+                        report = self.dispatcher.run(
+                            spool_dir, name, packet, ignore_at=due_by is None
+                        )
+                    except FileKept:  # not for this process now: left exactly as it is
+                        return None
                     finally:
                         self._in_task = False
             try:
@@ -152,6 +161,7 @@ class Worker:
     def _pass(self, include_postponed: bool) -> tuple[Counter[str], float | None]:
         counts: Counter[str] = Counter()
         next_due: float | None = None
+        signer = self.dispatcher.settings.signer()
         for spool_dir in self.spool_dirs:
             if include_postponed:
                 promote_due(spool_dir, now=math.inf)  # run_until_empty(include_postponed) in tests
@@ -162,6 +172,8 @@ class Worker:
                 if self._stopping:
                     return counts, next_due
                 now = time.time()
+                if mtime > horizon(now):  # moved far later than its signed time? put it back
+                    mtime = restore_signed_time(path, signer, now) or mtime
                 if not include_postponed and int(mtime) > int(now):
                     due = float(int(mtime))
                     next_due = due if next_due is None else min(next_due, due)

@@ -49,11 +49,17 @@ def resolve_spool_dir(spooler: Any) -> str:
     ``Spooler``), a path, a spooler's basename, or None for this process's default spooler.
 
     Raises ``ConfigurationError`` when there is no default spooler and ``UnknownSpooler`` when
-    the directory is not one this process sends to.
+    the directory is not one this process sends to. Outside uWSGI with no spool directory
+    configured, a spooler named by its path (``Spooler("/srv/spool")``) is that directory: the
+    call names it, so the local writer writes there (``backends.current(spool_dir)``).
     """
     try:
-        known = backends.current().spooler_dirs()  # nowhere to send: BackendUnavailable says so
+        known = backends.current().spooler_dirs()
     except ConfigurationError:
+        known = []
+    except BackendUnavailable:  # nowhere configured: only an explicit path says where
+        if not _names_a_path(spooler):
+            raise
         known = []
     if spooler is None:
         if not known:
@@ -75,6 +81,19 @@ def resolve_spool_dir(spooler: Any) -> str:
     return spool_dir
 
 
+def _names_a_path(spooler: Any) -> bool:
+    """Whether ``spooler`` is a directory given by its path (a ``Spooler`` or a path with a
+    separator), not a spooler's bare name, which only a running configuration can resolve."""
+    if spooler is None:
+        return False
+    if isinstance(getattr(spooler, "dir", None), str):
+        spooler = getattr(spooler, "name", spooler.dir)
+    try:
+        return os.sep in os.fspath(spooler)
+    except TypeError:
+        return False
+
+
 def enqueue(
     options: TaskOptions,
     *,
@@ -94,7 +113,7 @@ def enqueue(
     spool_dir = resolve_spool_dir(options.spooler)
     settings = get_settings()
     serializer = getattr(options.spooler, "serializer", None) or settings.serializer
-    backend = backends.current()
+    backend = backends.current(spool_dir if _names_a_path(options.spooler) else None)
     now = time.time()
     priority = check_priority(options.priority)
     if priority is not None:

@@ -4,6 +4,8 @@
 2. eager, when ``configure(eager=True)`` or ``SPOOLRT_EAGER=1``: run inline at call time;
 3. uWSGI, when this process is part of a uWSGI instance: ``uwsgi.spool`` into its spoolers;
 4. local, when spool directories are configured: write the file here and wake the spoolers;
+   also, with none configured, when the call names its spool directory by its path
+   (``Spooler("/srv/spool")``): the local writer writes there;
 5. otherwise a ``BackendUnavailable`` that says how to fix it, never a silently dropped call.
 
 ``spoolrt.backend()`` shows the choice; it is logged at DEBUG level whenever it changes.
@@ -30,6 +32,7 @@ _no_uwsgi = False
 _local_cache: tuple[tuple[str, ...], Backend] | None = None
 _eager_cache: Backend | None = None
 _uwsgi_cache: UwsgiBackend | None = None
+_named_cache: dict[str, Backend] = {}
 
 #: Makes the eager backend. Eager mode runs tasks, which is the running layer's business, so
 #: ``spoolrt.runtime.eager`` registers its factory here when it is imported (``import spoolrt``
@@ -55,7 +58,7 @@ def _uwsgi() -> ModuleType | None:
     return module
 
 
-def _choose() -> Backend:
+def _choose(named_dir: str | None = None) -> Backend:
     global _local_cache, _eager_cache
     if _forced is not None:
         return _forced
@@ -77,6 +80,10 @@ def _choose() -> Backend:
         if _local_cache is None or _local_cache[0] != key:
             _local_cache = (key, LocalBackend(list(key)))
         return _local_cache[1]
+    if named_dir is not None:
+        if named_dir not in _named_cache:
+            _named_cache[named_dir] = LocalBackend([named_dir])
+        return _named_cache[named_dir]
     raise BackendUnavailable(
         "spoolrt is not running inside uWSGI and no spool directory is configured, so there is "
         "nowhere to send this task. Set SPOOLRT_SPOOL_DIRS=/path/to/spool (or "
@@ -85,10 +92,12 @@ def _choose() -> Backend:
     )
 
 
-def current() -> Backend:
-    """The backend this process sends tasks to now (see the module docstring for the order)."""
+def current(named_dir: str | None = None) -> Backend:
+    """The backend this process sends tasks to now (see the module docstring for the order);
+    ``named_dir``: the directory the call names by its path, written to locally when nothing
+    else is configured."""
     global _logged
-    chosen = _choose()
+    chosen = _choose(named_dir)
     if chosen.name != _logged:
         _logged = chosen.name
         log.debug("using the %s backend (%r)", chosen.name, chosen)
