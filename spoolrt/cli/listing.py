@@ -12,7 +12,8 @@ JSON shapes (stable: fields are only ever added):
             "verified": bool, "attempt": int|null, "max_attempts": int|null,
             "priority": int|null, "due": unix time|null, "enqueued_at": unix time|null,
             "since": unix time, "age": seconds, "reason": str|null, "error": str|null,
-            "locked_by": pid|null, "spooler": DIR, "path": str, "size": bytes}
+            "locked_by": pid|null, "note": str|null, "spooler": DIR, "path": str,
+            "size": bytes}
 
 ``show --json``: TASK plus ``"arguments"`` (a preview), ``"vars"`` (the spool file's uWSGI
 vars), ``"record"`` (the failed/quarantine record: error, traceback, attempts...) and
@@ -203,7 +204,7 @@ def _note(entry: Entry) -> str:
         return f"{reason}: {entry.error}" if entry.error else str(reason)
     if entry.info.problem:
         return entry.info.problem
-    return ""
+    return entry.note
 
 
 def _short_dir(spool_dir: str, dirs: Sequence[str]) -> str:

@@ -21,10 +21,12 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from spoolrt.cli._common import format_time
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.spooldir.inspect import TaskInfo, describe_file
 from spoolrt.spooldir.layout import FAILED, QUARANTINE, STATE_DIR, read_record
 from spoolrt.spooldir.listing import iter_area, iter_pending
+from spoolrt.spooldir.misdated import is_misdated, signed_time
 from spoolrt.spooldir.parking import PARKED, iter_parked
 from spoolrt.spooldir.regular import notice_skipped
 
@@ -50,6 +52,8 @@ class Entry:
     info: TaskInfo
     record: dict[str, Any] = field(default_factory=dict)
     locked_by: int | None = None
+    #: What a person should know that the state does not say (a moved mtime).
+    note: str = ""
 
     @property
     def path(self) -> str:
@@ -120,6 +124,7 @@ class Entry:
             "reason": self.record.get("reason"),
             "error": self.error or None,
             "locked_by": self.locked_by,
+            "note": self.note or None,
             "spooler": self.spool_dir,
             "path": self.path,
             "size": info.size,
@@ -185,7 +190,19 @@ def _waiting_entry(spool_dir: str, path: str, signer: Signer | None, now: float)
         state = State.SCHEDULED
     else:
         state = State.PENDING
-    return Entry(state, spool_dir, info, locked_by=holder)
+    return Entry(state, spool_dir, info, locked_by=holder, note=_misdated_note(info, now))
+
+
+def _misdated_note(info: TaskInfo, now: float) -> str:
+    """A note for a verified file whose mtime lies far later than its signed time: uWSGI would
+    run it then (or never); the worker and the uWSGI tick put it back to its signed time."""
+    signed = signed_time(info.at, info.enqueued_at) if info.verified else None
+    if signed is None or not is_misdated(info.mtime, signed, now):
+        return ""
+    return (
+        f"mtime moved to {format_time(info.mtime)}, later than its signed time "
+        f"{format_time(signed)}: runs then once a spooler or worker puts it back"
+    )
 
 
 def _kept_entry(spool_dir: str, path: str, state: State, signer: Signer | None) -> Entry | None:
