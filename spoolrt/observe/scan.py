@@ -17,7 +17,6 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import Enum
 from fnmatch import fnmatchcase
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -143,10 +142,7 @@ def scan(
     entries: list[Entry] = []
     for spool_dir in spool_dirs:
         if wanted & WAITING:
-            for path in chain(iter_pending(spool_dir), iter_parked(spool_dir)):
-                entry = _waiting_entry(spool_dir, path, signer, now)
-                if entry is not None and entry.state in wanted:
-                    entries.append(entry)
+            entries += [e for e in _waiting_entries(spool_dir, signer, now) if e.state in wanted]
         for state, area in KEPT.items():
             if state in wanted:
                 for path in iter_area(spool_dir, area):
@@ -154,6 +150,29 @@ def scan(
                     if kept is not None:
                         entries.append(kept)
     return entries
+
+
+def _waiting_entries(spool_dir: str, signer: Signer | None, now: float) -> list[Entry]:
+    """The waiting tasks of one directory, each exactly once, even while tasks move.
+
+    Promotion renames a file from the parked area into the spool directory under the same
+    name. Reading the parked area first and the spool directory second, a moving file is seen
+    in at least one of them (before the move in the parked area, after it in the spool
+    directory), and a file seen in both is kept once, where it lies now. (Reading them the
+    other way round, a file promoted in between was in neither.)
+    """
+    parked = {}
+    for path in iter_parked(spool_dir):
+        entry = _waiting_entry(spool_dir, path, signer, now)
+        if entry is not None:
+            parked[os.path.basename(path)] = entry
+    found = []
+    for path in iter_pending(spool_dir):
+        entry = _waiting_entry(spool_dir, path, signer, now)
+        if entry is not None:
+            parked.pop(os.path.basename(path), None)
+            found.append(entry)
+    return found + list(parked.values())
 
 
 def entry_for_path(path: str, signer: Signer | None, now: float) -> Entry | None:
