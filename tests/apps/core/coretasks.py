@@ -109,3 +109,13 @@ def _attempt() -> int:
     task = current_task()
     assert task is not None, "called outside a running task"
     return task.attempt
+
+
+@Spooler.task(retries=3, retry_delay=0.2)
+def storm(tag, fail_first=False):
+    """Records each run as (tag, attempt): the storm tests check none is lost or run twice."""
+    attempt = _attempt()
+    record("storm", tag=tag, attempt=attempt)
+    if fail_first and attempt == 1:
+        raise RuntimeError(f"first attempt of {tag} fails")
+    return tag

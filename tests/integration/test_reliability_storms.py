@@ -1,0 +1,114 @@
+"""Issue 18's campaign, kept in the suite: a kill -9 storm under uWSGI, and a directory shared
+by uWSGI spoolers and the worker, with retries and parked tasks; 0 lost, no attempt run twice.
+
+Sizes (``STORM_TASKS``, ``SHARED_TASKS``: 5,000 each, as in the campaign) keep each test well
+under 60 s on 2 shared cores: measured ~6 s for the storm (30 kills, one per 1/31 of the tasks
+run, about one every 0.2 s) and ~11 s for the shared run. Lower them if a slower machine needs
+it; the kills are paced by progress, not by the clock, so the storm scales with them.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+from collections import Counter
+from pathlib import Path
+
+import spoolrt
+from spoolrt.spooldir.presence import list_announcements
+from tests.integration.test_worker import local_call, pending
+from tests.support.uwsgi import UwsgiInstance, wait_for
+from tests.support.worker import SECRET_KEY, WorkerProcess
+
+STORM_TASKS, KILLS = 5000, 30
+SHARED_TASKS = 5000
+#: Parking from one second ahead, so parked tasks come due within the test.
+PARK_AFTER = {"SPOOLRT_PARK_AFTER": "1"}
+
+
+def two_spoolers(workdir: Path) -> UwsgiInstance:
+    (workdir / "out").mkdir(exist_ok=True)
+    return UwsgiInstance(
+        "basic.ini", workdir, env=PARK_AFTER, extra_args=("--spooler-processes", "2")
+    ).start()
+
+
+def spooler_pids(spool_dir: Path) -> list[int]:
+    return [a.pid for a in list_announcements(str(spool_dir)) if a.kind == "uwsgi" and a.is_alive()]
+
+
+def check_counts(uwsgi: UwsgiInstance, tags: set[str]) -> Counter[tuple[str, int]]:
+    runs = Counter((r["tag"], r["attempt"]) for r in uwsgi.runs("storm"))
+    assert {tag for tag, _attempt in runs} == tags  # 0 lost
+    assert max(runs.values()) == 1, [k for k, n in runs.items() if n > 1][:10]
+    assert uwsgi.pending() == [] and uwsgi.area("quarantine") == []
+    return runs
+
+
+def test_kill_9_storm_under_uwsgi_loses_nothing_and_runs_no_attempt_twice(
+    tmp_path: Path,
+) -> None:
+    with two_spoolers(tmp_path) as uwsgi:
+        spoolrt.configure(spool_dirs=[str(uwsgi.spool_dir)], secret_key=SECRET_KEY)
+        tags = {f"k{i}" for i in range(STORM_TASKS)}
+        for tag in sorted(tags):
+            local_call("coretasks:storm", tag)
+        killed = 0
+        for step in range(1, KILLS + 1):  # a kill each time another 1/KILLS of the tasks ran
+            uwsgi.wait_runs("storm", step * STORM_TASKS // (KILLS + 1), timeout=60)
+            pids = wait_for(lambda: spooler_pids(uwsgi.spool_dir), what="a live spooler")
+            try:
+                os.kill(random.choice(pids), signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        wait_for(
+            lambda: {r["tag"] for r in uwsgi.runs("storm")} == tags and uwsgi.pending() == [],
+            timeout=120,
+            what="every task to run",
+        )
+        check_counts(uwsgi, tags)
+    assert killed >= KILLS // 2
+
+
+def test_uwsgi_spoolers_and_the_worker_share_a_directory_with_retries_and_parked_tasks(
+    tmp_path: Path,
+) -> None:
+    with two_spoolers(tmp_path) as uwsgi:
+        worker = WorkerProcess(
+            uwsgi.spool_dir, uwsgi.out_dir, tmp_path / "worker.log", frequency=0.2, env=PARK_AFTER
+        ).start()
+        try:
+            spoolrt.configure(
+                spool_dirs=[str(uwsgi.spool_dir)], secret_key=SECRET_KEY, park_after=1
+            )
+            tags: set[str] = set()
+            for i in range(SHARED_TASKS):
+                tag = f"s{i}"
+                tags.add(tag)
+                if i % 10 == 0:  # parked, due in 3 s
+                    local_call("coretasks:storm", tag, postpone=3)
+                elif i % 5 == 0:  # retried once
+                    local_call("coretasks:storm", tag, True)
+                else:
+                    local_call("coretasks:storm", tag)
+            parked = list((uwsgi.spool_dir / ".spoolrt" / "parked").rglob("uwsgi_spoolfile_on_*"))
+            wait_for(
+                lambda: (
+                    {r["tag"] for r in uwsgi.runs("storm")} == tags
+                    and pending(uwsgi.spool_dir) == []
+                    and len(uwsgi.runs("storm")) >= SHARED_TASKS + SHARED_TASKS // 10
+                ),
+                timeout=120,
+                what="every task to finish",
+            )
+        finally:
+            worker.stop()
+        runs = check_counts(uwsgi, tags)
+    retried = {tag for tag, attempt in runs if attempt == 2}
+    assert retried >= {f"s{i}" for i in range(0, SHARED_TASKS, 5) if i % 10}
+    assert parked, "no task was parked"
+    by_pid = Counter(r["pid"] for r in uwsgi.runs("storm"))
+    assert worker.pid in by_pid and len(by_pid) >= 2, by_pid
+    assert uwsgi.area("failed") == []
