@@ -8,7 +8,6 @@ import importlib
 import json
 import os
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -192,15 +191,6 @@ def format_when(timestamp: float | None, now: float) -> str:
         return "-"
     delta = timestamp - now
     return f"in {format_duration(delta)}" if delta >= 1 else f"{format_duration(-delta)} ago"
-
-
-def format_time(timestamp: float | None) -> str:
-    """Local wall-clock time, to the second (what a person compares with their clock), with
-    its zone: under Django the local zone is the project's ``TIME_ZONE``, not the machine's."""
-    if timestamp is None:
-        return "-"
-    moment = time.localtime(timestamp)
-    return time.strftime("%Y-%m-%d %H:%M:%S ", moment) + (moment.tm_zone or time.strftime("%z"))
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

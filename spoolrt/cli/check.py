@@ -35,13 +35,13 @@ from spoolrt.cli._common import (
     examples,
     find_spool_dirs,
     format_duration,
-    format_time,
     import_apps,
     parse_age,
     read_signer,
     write_json,
 )
 from spoolrt.observe.scan import Entry, State, scan
+from spoolrt.observe.times import format_time
 from spoolrt.spooldir.presence import HOST, list_announcements
 
 

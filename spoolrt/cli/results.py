@@ -13,9 +13,10 @@ import reprlib
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from spoolrt.cli._common import format_time, read_signer, warn
+from spoolrt.cli._common import read_signer, warn
 from spoolrt.core import defaults
 from spoolrt.core.errors import ResultStoreError, SpoolFileError
+from spoolrt.observe.times import format_time
 from spoolrt.results import ResultStore, SQLiteResultStore, TaskRecord
 from spoolrt.results.tracking import decode_result
 

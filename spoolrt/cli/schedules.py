@@ -27,13 +27,13 @@ from spoolrt.cli._common import (
     examples,
     find_spool_dirs,
     format_table,
-    format_time,
     import_apps,
     warn,
     write_json,
 )
 from spoolrt.core.errors import ResultStoreError
 from spoolrt.observe.history import last_activity, last_success, schedule_runs, store_of
+from spoolrt.observe.times import format_time
 
 
 def register(subparsers: Any) -> None:

@@ -20,8 +20,8 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from spoolrt.cli._common import format_time
 from spoolrt.core.codec.serializers import Signer
+from spoolrt.observe.times import format_time
 from spoolrt.spooldir.inspect import TaskInfo, describe_file
 from spoolrt.spooldir.layout import FAILED, QUARANTINE, STATE_DIR, read_record
 from spoolrt.spooldir.listing import iter_area, iter_pending

@@ -11,39 +11,39 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from spoolrt.api.tasks import SpoolerTask
 from spoolrt.core.codec.envelope import Envelope, decode_packet, encode_body, spool_vars
 from spoolrt.core.codec.packet import SpoolPacket, pack
 from spoolrt.core.codec.serializers import get_serializer
 from spoolrt.core.config import Settings, get_settings
 from spoolrt.core.errors import (
-    Retry,
-    Skip,
     SpoolFileError,
     TaskInterrupted,
     UnknownTask,
     UnknownTaskType,
-    check_retry_time,
 )
 from spoolrt.core.outcomes import (
     Outcome,
     ResultRescheduled,
-    ResultSkipped,
     RetryPolicy,
     TaskResult,
     TaskStatus,
-    to_task_result,
 )
-from spoolrt.core.registry import FUNCTION_CALL_TYPE, task_functions, task_types
+from spoolrt.core.registry import task_types
 from spoolrt.results.base import TaskRecord
 from spoolrt.results.tracking import StoreObserver, already_ran
 from spoolrt.runtime.admission import Admission
 from spoolrt.runtime.deferred import Deferred, DeferredOutcomes
+from spoolrt.runtime.report import DispatchObserver, Report
+from spoolrt.runtime.runs import (
+    check_resolvable,
+    describe_error,
+    explicit_at,
+    log_finished,
+    original_bytes,
+    run_task,
+)
 from spoolrt.spooldir.layout import FAILED, QUARANTINE, keep_aside
 from spoolrt.spooldir.parking import place_spool_file
 from spoolrt.spooldir.regular import escape_name
@@ -52,37 +52,6 @@ log = logging.getLogger("spoolrt")
 
 #: The reason a delivery of a run that is already over is kept aside with.
 DUPLICATE = "duplicate"
-
-
-@dataclass(frozen=True)
-class Report:
-    """What became of one spool file."""
-
-    status: TaskStatus
-    envelope: Envelope | None = None
-    result: Any = None
-    error: str = ""
-    traceback: str = ""
-    reason: str = ""
-    next_path: str = ""
-    next_at: float | None = None
-    kept_path: str = ""
-
-    @property
-    def task_id(self) -> str:
-        return self.envelope.task_id if self.envelope else ""
-
-
-class DispatchObserver(Protocol):
-    """Told about each run (the result store is one). It must not raise; if it does, the
-    error is logged and the task's bookkeeping goes on."""
-
-    def started(self, envelope: Envelope, spool_dir: str) -> str | None:
-        """Called before the task runs. Returns why the previous run of this very attempt never
-        finished (its process died: harakiri, OOM, kill -9) when the observer can tell, else
-        None."""
-
-    def finished(self, report: Report, spool_dir: str) -> None: ...
 
 
 #: Observers every spooler-side dispatcher of this process consults (uWSGI spooler, worker):
@@ -162,7 +131,7 @@ class Dispatcher:
             payload = get_serializer(envelope.serializer).loads(envelope.payload)
             if self.spooler_side and signer is not None:  # a verified envelope names it
                 self.admission.import_task_module(task_cls.type_id, payload)
-            _check_resolvable(task_cls, payload)
+            check_resolvable(task_cls, payload)
         except SpoolFileError as exc:
             return self._quarantine(spool_dir, file_name, packet, envelope, exc.reason, str(exc))
         except UnknownTask as exc:
@@ -184,7 +153,7 @@ class Dispatcher:
                 # scan forever: the lost run counts as a failed attempt, with backoff.
                 result, tb = ResultRescheduled(exception=TaskInterrupted(interruption)), ""
             else:
-                result, tb = _run_task(task_cls(file_name, envelope.message, payload, envelope))
+                result, tb = run_task(task_cls(file_name, envelope.message, payload, envelope))
             seconds = time.monotonic() - began
             deferred = Deferred(result, tb, seconds)
         try:
@@ -193,7 +162,7 @@ class Dispatcher:
             if not self.spooler_side:
                 raise
             raise self.deferred.keep(spool_dir, file_name, envelope, deferred, exc) from exc
-        _log_finished(report, envelope, file_name, seconds)
+        log_finished(report, envelope, file_name, seconds)
         self._notify("finished", report, spool_dir)
         return report
 
@@ -208,7 +177,7 @@ class Dispatcher:
         result: TaskResult,
         tb: str,
     ) -> Report:
-        error = _describe(result.exception)
+        error = describe_error(result.exception)
         if result.outcome is Outcome.PROCESSED:
             return Report(TaskStatus.DONE, envelope, result=result.result)
         if result.outcome is Outcome.SKIPPED:
@@ -220,7 +189,7 @@ class Dispatcher:
             cap=self.settings.retry_cap,
         )
         if policy.can_retry(envelope.attempt):
-            next_at = _explicit_at(result) or time.time() + policy.delay_for(envelope.attempt)
+            next_at = explicit_at(result) or time.time() + policy.delay_for(envelope.attempt)
             retry = envelope.next_attempt(next_at)
             data = pack(spool_vars(retry), encode_body(retry, self.settings.signer()))
             path = place_spool_file(
@@ -243,7 +212,7 @@ class Dispatcher:
             "error": error or "rescheduled with no retries left",
             "traceback": tb,
         }
-        kept = keep_aside(spool_dir, FAILED, file_name, _original_bytes(packet), record)
+        kept = keep_aside(spool_dir, FAILED, file_name, original_bytes(packet), record)
         return Report(
             TaskStatus.FAILED, envelope, error=record["error"], traceback=tb,
             reason="retries-exhausted", kept_path=str(kept),
@@ -264,7 +233,7 @@ class Dispatcher:
             "task_id": envelope.task_id if envelope else "",
             "task": envelope.label if envelope else "",
         }
-        kept = keep_aside(spool_dir, QUARANTINE, file_name, _original_bytes(packet), record)
+        kept = keep_aside(spool_dir, QUARANTINE, file_name, original_bytes(packet), record)
         log.warning(
             "quarantined %s (%s): %s -> %s; task id %s",
             escape_name(file_name), reason, detail, escape_name(str(kept)),
@@ -297,7 +266,7 @@ class Dispatcher:
             "task_id": envelope.task_id,
             "task": envelope.label,
         }
-        kept = keep_aside(spool_dir, QUARANTINE, file_name, _original_bytes(packet), record)
+        kept = keep_aside(spool_dir, QUARANTINE, file_name, original_bytes(packet), record)
         log.warning(
             "not run: %s (%s) -> %s", escape_name(file_name), detail, escape_name(str(kept))
         )
@@ -342,86 +311,4 @@ class Dispatcher:
                 log.exception("observer %r failed on %s", observer, event)
 
 
-def _log_finished(report: Report, envelope: Envelope, file_name: str, seconds: float) -> None:
-    """One line per run: INFO when it is done or skipped, WARNING when it will be retried,
-    ERROR when it failed for good; each with the task's name, id, attempt, outcome and run
-    time, and the spool file's name (what uWSGI's own lines show)."""
-    head = (
-        f"task {envelope.label} ({envelope.task_id}) attempt {envelope.attempt}/"
-        f"{envelope.max_attempts}"
-    )
-    if report.status is TaskStatus.RETRYING:
-        delay = max(0.0, (report.next_at or time.time()) - time.time())
-        error = report.error or "rescheduled"
-        log.warning("%s failed in %.3fs: %s; retrying in %.1fs", head, seconds, error, delay)
-    elif report.status is TaskStatus.FAILED:
-        log.error(
-            "%s failed in %.3fs: %s; no retries left, kept in %s\n%s",
-            head, seconds, report.error, escape_name(report.kept_path), report.traceback,
-        )  # fmt: skip
-    else:
-        log.info("%s %s in %.3fs [%s]", head, report.status, seconds, escape_name(file_name))
-
-
-def _check_resolvable(task_cls: type[SpoolerTask], payload: Any) -> None:
-    """Refuse, before running anything, a function-call task whose function is not here."""
-    if task_cls.type_id == FUNCTION_CALL_TYPE:
-        if not isinstance(payload, dict) or not {"func", "arg", "kwg"} <= payload.keys():
-            raise UnknownTask("function-call payload lacks func/arg/kwg")
-        if payload["func"] not in task_functions:
-            raise UnknownTask(
-                f"no task function {payload['func']!r} is registered in this process "
-                "(is its module imported in the spooler? see spooler-import)"
-            )
-
-
-def _run_task(task: SpoolerTask) -> tuple[TaskResult, str]:
-    """Run ``process()`` and map what it did to a TaskResult (and a traceback if it raised)."""
-    try:
-        return to_task_result(task.invoke()), ""
-    except Skip as exc:
-        return ResultSkipped(exception=exc), ""
-    except Retry as exc:
-        try:
-            return ResultRescheduled(exception=exc, delay=exc.delay, at=exc.at), ""
-        except (TypeError, ValueError) as bad:  # a value set after the signal was made
-            return ResultRescheduled(exception=bad), traceback.format_exc()
-    except Exception as exc:
-        return ResultRescheduled(exception=exc), traceback.format_exc()
-
-
-def _explicit_at(result: TaskResult) -> float | None:
-    """The time a rescheduled result asks for, or None for the retry policy's own delay.
-
-    ``Retry`` and ``ResultRescheduled`` refuse bad times when made, but their attributes can
-    still be changed afterwards: a value that cannot be used falls back to the policy (and says
-    so) rather than failing the bookkeeping, which would keep the file and run the task again
-    at every scan.
-    """
-    if not isinstance(result, ResultRescheduled) or (result.at is None and result.delay is None):
-        return None
-    try:
-        check_retry_time(type(result).__name__, result.delay, result.at)
-        if result.at is not None:
-            return float(result.at.timestamp())
-        delay = result.delay
-        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay or 0)
-        return time.time() + max(0.0, seconds)
-    except (TypeError, ValueError, OverflowError) as exc:
-        log.warning("ignoring the retry time asked for (%s); using the retry policy", exc)
-        return None
-
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return ""
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _original_bytes(packet: SpoolPacket) -> bytes:
-    """The spool file again, from what uWSGI handed over (same bytes, same order)."""
-    try:
-        return pack(packet.vars, packet.body)
-    except (SpoolFileError, TypeError, ValueError):
-        return packet.body
+__all__ = ["DUPLICATE", "DispatchObserver", "Dispatcher", "Report", "add_spooler_observer"]

@@ -9,10 +9,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from spoolrt.cli.scan import scan
 from spoolrt.core.codec.envelope import Envelope, encode_body, spool_vars
 from spoolrt.core.codec.packet import pack
 from spoolrt.core.codec.serializers import Signer
+from spoolrt.observe.scan import scan
 from spoolrt.spooldir.parking import iter_parked, place_spool_file
 
 KEY = "listing-race-key-0123456789"

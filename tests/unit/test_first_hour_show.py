@@ -16,7 +16,7 @@ import pytest
 import spoolrt
 from spoolrt import Spooler
 from spoolrt.cli import EXIT_FAILURE, EXIT_OK, main
-from spoolrt.cli._common import format_time
+from spoolrt.observe.times import format_time
 from spoolrt.results import SQLiteResultStore, TaskRecord
 from spoolrt.sending import backends
 

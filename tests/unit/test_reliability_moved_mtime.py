@@ -12,8 +12,8 @@ import pytest
 
 import spoolrt
 from spoolrt import Spooler
-from spoolrt.cli.scan import State, scan
 from spoolrt.core.config import get_settings
+from spoolrt.observe.scan import State, scan
 from spoolrt.runtime.worker import Worker
 from spoolrt.spooldir.listing import iter_pending
 
