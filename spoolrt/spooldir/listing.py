@@ -30,14 +30,9 @@ def pending_files(spool_dir: str) -> Iterator[tuple[str, float]]:
     for entry in entries:
         name = entry.name
         if name.startswith(FILE_PREFIX):
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            if stat.S_ISREG(st.st_mode):
-                top.append((st.st_mtime, entry.path))
-            else:
-                notice_skipped(entry.path, f"not a regular file ({file_kind(st.st_mode)})")
+            mtime = _regular_mtime(entry)
+            if mtime is not None:
+                top.append((mtime, entry.path))
         elif name.isdigit() and entry.is_dir(follow_symlinks=False):
             groups.append((int(name), entry.path))
     for _priority, folder in sorted(groups):
@@ -47,20 +42,27 @@ def pending_files(spool_dir: str) -> Iterator[tuple[str, float]]:
         yield path, mtime
 
 
+def _regular_mtime(entry: os.DirEntry[str]) -> float | None:
+    """A spool file's mtime (its ``at``); None when it is gone or not a regular file (a FIFO or
+    a directory under a spool file's name is named once in the log and never run)."""
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        notice_skipped(entry.path, f"not a regular file ({file_kind(st.st_mode)})")
+        return None
+    return st.st_mtime
+
+
 def _sorted_files(folder: str) -> list[tuple[str, float]]:
     found: list[tuple[float, str]] = []
     try:
         with os.scandir(folder) as it:
             for entry in it:
-                if entry.name.startswith(FILE_PREFIX):
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except FileNotFoundError:
-                        continue
-                    if stat.S_ISREG(st.st_mode):
-                        found.append((st.st_mtime, entry.path))
-                    else:
-                        notice_skipped(entry.path, f"not a regular file ({file_kind(st.st_mode)})")
+                mtime = _regular_mtime(entry) if entry.name.startswith(FILE_PREFIX) else None
+                if mtime is not None:
+                    found.append((mtime, entry.path))
     except FileNotFoundError:
         return []
     except OSError as exc:  # an unreadable priority directory: say so once, run the others

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 
 from spoolrt.spooldir.layout import ensure_dir
-from spoolrt.spooldir.presence import HOST, run_dir, start_token
+from spoolrt.spooldir.presence import HOST, process_alive, run_dir, start_token
 
 SLOT_SUFFIX = ".slot"
 _MAGIC = b"spoolrt-slot 1"
@@ -62,15 +62,7 @@ class SlotRecord:
 
     def owner_alive(self) -> bool:
         """Whether the process that wrote the slot still runs (same pid and start token)."""
-        if self.start is None:
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return False
-            except PermissionError:
-                return True
-            return True
-        return start_token(self.pid) == self.start
+        return process_alive(self.pid, self.start)
 
 
 def _encode(task_id: str, attempt: int, started_at: float, name: str) -> bytes:
