@@ -8,8 +8,13 @@ import reprlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from spoolrt.core.codec.envelope import ENVELOPE_PREFIX, decode_body, read_header
-from spoolrt.core.codec.packet import HEADER, unpack
+from spoolrt.core.codec.envelope import (
+    ENVELOPE_PREFIX,
+    decode_body,
+    envelope_bytes,
+    read_header,
+)
+from spoolrt.core.codec.packet import HEADER, SpoolPacket, unpack, unpack_vars
 from spoolrt.core.codec.serializers import Signer, get_serializer
 from spoolrt.core.errors import SpoolFileError
 from spoolrt.spooldir.regular import notice_skipped, open_regular
@@ -59,7 +64,7 @@ def describe_bytes(path: str, data: bytes, signer: Signer | None, mtime: float =
         for k, v in packet.vars.items()
     }
     try:
-        _mac, _signed, header, payload = read_header(packet.body)
+        _mac, _signed, header, payload = read_header(envelope_bytes(packet))
     except SpoolFileError as exc:
         return TaskInfo(**base, problem=f"{exc.reason}: {exc}")
     fields: dict[str, Any] = {
@@ -75,7 +80,7 @@ def describe_bytes(path: str, data: bytes, signer: Signer | None, mtime: float =
         "serializer": str(header.get("ser", "")),
     }
     try:
-        envelope = decode_body(packet.body, signer)
+        envelope = decode_body(envelope_bytes(packet), signer)
     except SpoolFileError as exc:
         return TaskInfo(**base, **fields, problem=f"{exc.reason}: {exc}")
     try:
@@ -94,16 +99,20 @@ def peek_header(path: str) -> dict[str, Any] | None:
             if len(head) < HEADER.size:
                 return None
             _modifier1, vars_size, _modifier2 = HEADER.unpack(head)
-            f.seek(HEADER.size + vars_size)
+            block = f.read(vars_size)
             prefix = f.read(ENVELOPE_PREFIX.size)
+            if not prefix:  # spooled remotely: the envelope is a var (at most 64 KiB of them)
+                prefix = envelope_bytes(SpoolPacket(unpack_vars(block)))
             if len(prefix) < ENVELOPE_PREFIX.size:
                 return None
-            header_size = ENVELOPE_PREFIX.unpack(prefix)[3]
+            header_size = ENVELOPE_PREFIX.unpack_from(prefix)[3]
             body = prefix + f.read(header_size)
     except FileNotFoundError:
         return None
     except OSError as exc:
         notice_skipped(path, exc)
+        return None
+    except SpoolFileError:  # vars that do not decode
         return None
     try:
         return read_header(body)[2]

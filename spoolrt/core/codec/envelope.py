@@ -8,6 +8,12 @@ The MAC covers every byte after itself. The vars of the spool file hold only wha
 reads (``spooler``, ``priority``, ``at``) and the ``spoolrt`` marker; they are never trusted.
 The header is JSON so a tool can show a file it cannot verify without running anything; the
 payload is only deserialised after the MAC verified.
+
+A task spooled over the network (uWSGI's modifier1 17 packet) has no body: uWSGI writes the
+vars it received and nothing else. The same signed bytes then travel in the ``spoolrt_envelope``
+var (``remote_vars``); ``envelope_bytes`` finds them wherever they are, so a remote task is
+verified exactly like a file written here, and every other var (the fastrouter's
+``UWSGI_FASTROUTER_KEY`` included) is ignored.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ MAGIC = b"SPRT"
 VERSION = 1
 MARKER_KEY = b"spoolrt"
 MARKER_VALUE = b"1"
+#: The var that holds the signed envelope when the packet cannot carry a body (remote spooling).
+ENVELOPE_KEY = b"spoolrt_envelope"
 _PREFIX = ENVELOPE_PREFIX = struct.Struct("<4sB32sI")
 _UNSIGNED_MAC = bytes(MAC_SIZE)
 _HEADER_ENCODER = json.JSONEncoder(separators=(",", ":"))  # reused: enqueue is a hot path
@@ -180,6 +188,23 @@ def spool_vars(envelope: Envelope) -> dict[bytes, bytes]:
     return out
 
 
+def remote_vars(envelope: Envelope, body: bytes) -> dict[bytes, bytes]:
+    """The vars of a remote packet: the marker, ``at`` and ``priority`` for uWSGI, and ``body``
+    (the signed envelope) in ``ENVELOPE_KEY``. No ``spooler`` var: the node's own first spooler
+    takes the task, and a path of the sender's machine means nothing there."""
+    out = {k: v for k, v in spool_vars(envelope).items() if k != KEY_SPOOLER}
+    out[ENVELOPE_KEY] = body
+    return out
+
+
+def envelope_bytes(packet: SpoolPacket) -> bytes:
+    """The signed envelope of ``packet``: its body, or for a remote packet (no body) its
+    ``ENVELOPE_KEY`` var. Either way it is only trusted after its MAC verified."""
+    if packet.body:
+        return packet.body
+    return packet.vars.get(ENVELOPE_KEY, b"")
+
+
 def _split(body: bytes) -> tuple[bytes, bytes, bytes, bytes]:
     """Split a body into (mac, signed part, header bytes, payload) by its declared sizes.
 
@@ -242,11 +267,11 @@ def decode_body(body: bytes, signer: Signer | None) -> Envelope:
 
 def is_spoolrt_packet(packet: SpoolPacket) -> bool:
     """Whether a packet claims to be spoolrt's (it still has to verify)."""
-    return packet.vars.get(MARKER_KEY) == MARKER_VALUE or packet.body.startswith(MAGIC)
+    return packet.vars.get(MARKER_KEY) == MARKER_VALUE or envelope_bytes(packet).startswith(MAGIC)
 
 
 def decode_packet(packet: SpoolPacket, signer: Signer | None) -> Envelope:
     """Decode a spool packet that should hold a spoolrt envelope."""
     if not is_spoolrt_packet(packet):
         raise ForeignSpoolFile("no spoolrt marker: this spool file was not written by spoolrt")
-    return decode_body(packet.body, signer)
+    return decode_body(envelope_bytes(packet), signer)
