@@ -60,6 +60,9 @@ class Settings:
     #: Run tasks inline at call time (still encoded, signed, decoded and dispatched): for tests
     #: and scripts. See ``spoolrt.runtime.eager``.
     eager: bool = False
+    #: Pools of uWSGI nodes that tasks are sent to over the network, by the name a task uses as
+    #: its spooler: ``{"reports": ["10.0.0.5:3031", "10.0.0.6:3031"]}`` (see ``RemotePool``).
+    remote: dict[str, RemotePool] = field(default_factory=dict)
     _signer: Signer | None = field(default=None, repr=False)
 
     def signer(self) -> Signer | None:
@@ -74,6 +77,20 @@ class Settings:
                     else:
                         self._signer = signer_from_environment()
         return self._signer
+
+
+@dataclass(frozen=True)
+class RemotePool:
+    """A named pool of uWSGI nodes that take tasks on their uwsgi ``--socket`` (modifier1 17).
+
+    ``nodes`` are ``(host, port)`` pairs, or ``(path, 0)`` for a unix socket. ``buffer_size``
+    must not exceed the nodes' own ``buffer-size``: a bigger packet is reset, not refused.
+    """
+
+    name: str
+    nodes: tuple[tuple[str, int], ...]
+    timeout: float = defaults.REMOTE_TIMEOUT
+    buffer_size: int = defaults.REMOTE_BUFFER_SIZE
 
 
 _lock = threading.Lock()
@@ -143,6 +160,52 @@ def to_dirs(value: Any, label: str) -> list[str]:
     return [os.fspath(d) for d in value]
 
 
+def to_node(value: Any, label: str) -> tuple[str, int]:
+    """``"host:port"`` (``"[::1]:3031"`` for IPv6) or a unix socket path, as (host, port) with
+    port 0 for a path."""
+    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if text and text.startswith("/"):
+        return text, 0
+    host, _, port = (text or "").rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if host and port.isdigit() and 0 < int(port) < 65536:
+        return host, int(port)
+    raise ConfigurationError(f"{label}: {value!r} is not HOST:PORT or a unix socket path")
+
+
+def to_pools(value: Any, label: str) -> dict[str, RemotePool]:
+    """``{name: ["host:port", ...]}`` or ``{name: {"nodes": [...], "timeout": s,
+    "buffer_size": n}}`` as ``RemotePool`` values; an empty node list is refused (every send
+    to it would fail)."""
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{label}: {value!r} is not a dict of pool name -> nodes")
+    pools: dict[str, RemotePool] = {}
+    for name, spec in value.items():
+        where = f"{label}[{name!r}]"
+        if isinstance(spec, RemotePool):
+            pools[str(name)] = spec
+            continue
+        options = dict(spec) if isinstance(spec, dict) else {"nodes": spec}
+        unknown = set(options) - {"nodes", "timeout", "buffer_size"}
+        if unknown or not isinstance(name, str) or not name or os.sep in name:
+            raise ConfigurationError(
+                f"{where}: a pool is a name without {os.sep!r} and nodes, timeout, buffer_size"
+                + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else "")
+            )
+        nodes: Any = options.get("nodes")
+        if isinstance(nodes, (str, bytes)) or not hasattr(nodes, "__iter__"):
+            raise ConfigurationError(f"{where}: {nodes!r} is not a list of nodes")
+        parsed = tuple(to_node(node, where) for node in nodes)
+        if not parsed:
+            raise ConfigurationError(f"{where}: a pool needs at least one node")
+        timeout = to_seconds(options.get("timeout", defaults.REMOTE_TIMEOUT), f"{where} timeout")
+        size = to_count(options.get("buffer_size", defaults.REMOTE_BUFFER_SIZE), f"{where} size")
+        if not timeout or not 64 <= size <= 0xFFFF + 4:
+            raise ConfigurationError(f"{where}: timeout must be > 0, buffer_size 64..65539")
+        pools[name] = RemotePool(name, parsed, timeout, size)
+    return pools
+
+
 def _one_of(*choices: str) -> Callable[[Any, str], str]:
     def check(value: Any, label: str) -> str:
         if value not in choices:
@@ -163,6 +226,7 @@ READERS: dict[str, Callable[[Any, str], Any]] = {
     "park_after": to_seconds,
     "unresolved_grace": to_seconds,
     "spool_dirs": to_dirs,
+    "remote": to_pools,
     "serializer": _one_of(*SERIALIZERS),
     "results": _one_of(*defaults.RESULT_MODES),
 }
@@ -242,7 +306,9 @@ def overridden(**options: Any) -> Iterator[Settings]:
     without losing what the test suite configured)."""
     global _settings
     previous = get_settings()
-    _settings = replace(previous, spool_dirs=list(previous.spool_dirs))
+    _settings = replace(
+        previous, spool_dirs=list(previous.spool_dirs), remote=dict(previous.remote)
+    )
     try:
         yield configure(**options)
     finally:

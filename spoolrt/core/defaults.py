@@ -108,3 +108,13 @@ dot-directory beside them is never scanned as a task.
 
 RESULTS_FILENAME: str = "results.sqlite3"
 """File name of the embedded SQLite store inside ``STATE_DIR``."""
+
+#: Seconds a remote enqueue waits for a node to connect and acknowledge before it tries the next
+#: node: uWSGI answers in about a millisecond on a LAN, so 5 s means the node is gone or stuck,
+#: and a caller (often a web request) must not hang much longer than that on one node.
+REMOTE_TIMEOUT = 5.0
+
+#: The largest uwsgi packet a node takes: uWSGI's default ``buffer-size``. A bigger packet is not
+#: refused, the node resets the connection, so the sender checks the size itself; raise it per
+#: pool (``{"nodes": [...], "buffer_size": 32768}``) together with the nodes' ``buffer-size``.
+REMOTE_BUFFER_SIZE = 4096

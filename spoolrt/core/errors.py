@@ -55,6 +55,21 @@ class BackendUnavailable(EnqueueError):
     """There is nowhere to spool to from this process (not in uWSGI and no spool dir configured)."""
 
 
+class RemotePayloadTooLarge(PayloadTooLarge):
+    """A task for a remote pool does not fit one uwsgi packet (the nodes' ``buffer-size``): the
+    network path has no body, so arguments travel in the packet, and a node resets a bigger one
+    instead of refusing it. Checked before anything is sent."""
+
+
+class NoNodeAvailable(EnqueueError, ConnectionError):
+    """No node of a remote pool acknowledged the task: each refused it, could not be reached,
+    or did not answer in time. ``attempts`` lists ``(node, what happened)``."""
+
+    def __init__(self, message: str, attempts: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.attempts = list(attempts or [])
+
+
 class SpoolWriteError(EnqueueError, OSError):
     """The spool file could not be written; nothing of it was left behind.
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 from spoolrt.core.codec.envelope import Envelope, encode_body, new_task_id, spool_vars
 from spoolrt.core.codec.packet import pack
 from spoolrt.core.codec.serializers import get_serializer
-from spoolrt.core.config import get_settings
+from spoolrt.core.config import Settings, get_settings
 from spoolrt.core.errors import (
     BackendUnavailable,
     ConfigurationError,
@@ -29,7 +30,7 @@ from spoolrt.core.options import (
     resolve_at,
 )
 from spoolrt.sending import backends
-from spoolrt.sending.handle import TaskHandle
+from spoolrt.sending.handle import RemoteTaskHandle, TaskHandle
 from spoolrt.spooldir.ids import link as link_id
 from spoolrt.spooldir.parking import place_spool_file, should_park
 
@@ -110,17 +111,56 @@ def enqueue(
     """
     if task_id is not None and (not isinstance(task_id, str) or not task_id):
         raise InvalidTaskOption(f"task_id must be a non-empty str, got {task_id!r}")
-    spool_dir = resolve_spool_dir(options.spooler)
     settings = get_settings()
-    serializer = getattr(options.spooler, "serializer", None) or settings.serializer
+    remote = backends.remote(options.spooler)
+    if remote is not None:
+        envelope = _envelope(options, settings, type_id, message, name, payload, task_id, "")
+        node = remote.spool(remote.pool.name, envelope, encode_body(envelope, settings.signer()))
+        return RemoteTaskHandle(
+            task_id=envelope.task_id, task_name=envelope.label, pool=remote.pool.name, node=node
+        )
+    if isinstance(options.spooler, str) and options.spooler in settings.remote:
+        # eager or forced: a pool's tasks run where every other task of this process does
+        options = replace(options, spooler=None)
+    spool_dir = resolve_spool_dir(options.spooler)
     backend = backends.current(spool_dir if _names_a_path(options.spooler) else None)
-    now = time.time()
-    priority = check_priority(options.priority)
-    if priority is not None:
+    envelope = _envelope(options, settings, type_id, message, name, payload, task_id, spool_dir)
+    if envelope.priority is not None:
         backend.check_priority(spool_dir)
+    body = encode_body(envelope, settings.signer())
+    if backend.parks and should_park(envelope.at, envelope.enqueued_at):
+        path = place_spool_file(
+            spool_dir,
+            pack(spool_vars(envelope), body),
+            at=envelope.at,
+            priority=envelope.priority,
+            durable=settings.durable_writes,
+            now=envelope.enqueued_at,
+        )
+    else:
+        path = backend.spool(spool_dir, envelope, body)
+    if os.path.isabs(path) and (options.results or settings.results) != "off":
+        link_id(spool_dir, envelope.task_id, path)  # get_result(id) finds the file in O(1)
+    return TaskHandle(path, task_id=envelope.task_id, task_name=envelope.label, spooler=spool_dir)
+
+
+def _envelope(
+    options: TaskOptions,
+    settings: Settings,
+    type_id: str,
+    message: str,
+    name: str,
+    payload: Any,
+    task_id: str | None,
+    spool_dir: str,
+) -> Envelope:
+    """The envelope of one call, every option checked; ``spool_dir`` is "" for a remote pool
+    (the node's own spooler takes the task)."""
+    serializer = getattr(options.spooler, "serializer", None) or settings.serializer
+    now = time.time()
     retries = settings.retries if options.retries is None else options.retries
     retry_delay = settings.retry_delay if options.retry_delay is None else options.retry_delay
-    envelope = Envelope(
+    return Envelope(
         task_id=new_task_id() if task_id is None else task_id,
         type_id=type_id,
         message=message,
@@ -130,23 +170,8 @@ def enqueue(
         retries=check_retries(retries),
         retry_delay=check_delay(retry_delay),
         at=resolve_at(options.postpone, now),
-        priority=priority,
+        priority=check_priority(options.priority),
         spooler=spool_dir,
         enqueued_at=now,
         options=options.envelope_options(),
     )
-    body = encode_body(envelope, settings.signer())
-    if backend.parks and should_park(envelope.at, now):
-        path = place_spool_file(
-            spool_dir,
-            pack(spool_vars(envelope), body),
-            at=envelope.at,
-            priority=priority,
-            durable=settings.durable_writes,
-            now=now,
-        )
-    else:
-        path = backend.spool(spool_dir, envelope, body)
-    if os.path.isabs(path) and (options.results or settings.results) != "off":
-        link_id(spool_dir, envelope.task_id, path)  # get_result(id) finds the file in O(1)
-    return TaskHandle(path, task_id=envelope.task_id, task_name=envelope.label, spooler=spool_dir)

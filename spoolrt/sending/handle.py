@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, cast
 
 from spoolrt.core import defaults
-from spoolrt.core.errors import ResultTimeout, TaskFailed
+from spoolrt.core.errors import ResultStoreError, ResultTimeout, TaskFailed
 from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results.tracking import current_record, decode_result
 from spoolrt.spooldir.ids import pending_status
@@ -177,3 +177,40 @@ class TaskHandle(str):
 
 def _rebuild(path: str, task_id: str, task_name: str, spooler: str) -> TaskHandle:
     return TaskHandle(path, task_id=task_id, task_name=task_name, spooler=spooler)
+
+
+class RemoteTaskHandle(TaskHandle):
+    """The handle of a task a node of a remote pool acknowledged: ``"<pool>@<node>"`` as
+    ``str``, ``node`` (``"host:port"``) and ``pool``, and the task id.
+
+    The task's file, and later its record, live on that node, not here, so ``status`` is None and
+    ``result()`` says where to look instead of waiting forever on a store that never hears of it.
+    """
+
+    node: str
+    pool: str
+
+    def __new__(cls, *, task_id: str, task_name: str, pool: str, node: str) -> RemoteTaskHandle:
+        name = f"{pool}@{node}"
+        handle = cast(
+            RemoteTaskHandle,
+            super().__new__(cls, name, task_id=task_id, task_name=task_name, spooler=""),
+        )
+        handle.pool, handle.node = pool, node
+        return handle
+
+    def __repr__(self) -> str:
+        return f"<RemoteTaskHandle {self.task_name} id={self.task_id} node={self.node}>"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_remote, (self.task_id, self.task_name, self.pool, self.node))
+
+    def result(self, timeout: float | None = None, poll: float = 0.05) -> Any:
+        raise ResultStoreError(
+            f"task {self.task_name} ({self.task_id}) runs on node {self.node} of pool "
+            f"{self.pool!r}; its result is kept in that node's store, not in this process"
+        )
+
+
+def _rebuild_remote(task_id: str, task_name: str, pool: str, node: str) -> RemoteTaskHandle:
+    return RemoteTaskHandle(task_id=task_id, task_name=task_name, pool=pool, node=node)

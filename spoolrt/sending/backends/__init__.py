@@ -8,6 +8,9 @@
    (``Spooler("/srv/spool")``): the local writer writes there;
 5. otherwise a ``BackendUnavailable`` that says how to fix it, never a silently dropped call.
 
+A call whose spooler names a pool of ``configure(remote=...)`` goes to that pool's
+``RemoteBackend`` instead (``remote()``), except under 1. and 2., where it runs as any task.
+
 ``spoolrt.backend()`` shows the choice; it is logged at DEBUG level whenever it changes.
 """
 
@@ -22,6 +25,7 @@ from spoolrt.core.config import get_settings
 from spoolrt.core.errors import BackendUnavailable, ConfigurationError
 from spoolrt.sending.backends.base import Backend
 from spoolrt.sending.backends.local import LocalBackend
+from spoolrt.sending.backends.remote import RemoteBackend
 from spoolrt.sending.backends.uwsgi import UwsgiBackend, uwsgi_module
 
 log = logging.getLogger("spoolrt")
@@ -33,6 +37,7 @@ _local_cache: tuple[tuple[str, ...], Backend] | None = None
 _eager_cache: Backend | None = None
 _uwsgi_cache: UwsgiBackend | None = None
 _named_cache: dict[str, Backend] = {}
+_remote_cache: dict[str, RemoteBackend] = {}
 
 #: Makes the eager backend. Eager mode runs tasks, which is the running layer's business, so
 #: ``spoolrt.runtime.eager`` registers its factory here when it is imported (``import spoolrt``
@@ -104,6 +109,24 @@ def current(named_dir: str | None = None) -> Backend:
     return chosen
 
 
+def remote(spooler: object) -> RemoteBackend | None:
+    """The backend of the remote pool ``spooler`` names, else None.
+
+    None too under a forced backend or eager mode, which take every task: a test of code that
+    sends to a pool then runs those tasks like the others instead of reaching for the network.
+    """
+    if not isinstance(spooler, str):
+        return None
+    settings = get_settings()
+    pool = settings.remote.get(spooler)
+    if pool is None or _forced is not None or settings.eager:
+        return None
+    found = _remote_cache.get(spooler)
+    if found is None or found.pool is not pool:  # reconfigured: a new rotation for the new pool
+        found = _remote_cache[spooler] = RemoteBackend(pool)
+    return found
+
+
 def force(backend: Backend | None) -> None:
     """Use ``backend`` for this process (None: choose automatically again)."""
     global _forced
@@ -117,4 +140,4 @@ def forced() -> Backend | None:
     return _forced
 
 
-__all__ = ["Backend", "current", "force", "forced", "register_eager"]
+__all__ = ["Backend", "RemoteBackend", "current", "force", "forced", "register_eager", "remote"]

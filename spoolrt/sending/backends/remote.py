@@ -1,0 +1,170 @@
+"""Sending tasks to a pool of uWSGI nodes over the network (direct mode: a static node list).
+
+uWSGI writes a uwsgi packet with modifier1 17, sent to any ``--socket`` of an instance that has
+a spooler, as a spool file of that instance's first spooler, and answers 4 bytes: modifier1 255,
+then modifier2 1 (the file is written: if uWSGI cannot send this reply it unlinks the file, so an
+acknowledgement means the file exists) or 0 (refused: no spooler, or it could not write). The
+packet has no body and at most the node's ``buffer-size`` bytes (a bigger one resets the
+connection), and anyone who reaches the socket may send one: the envelope travels signed in a var
+(``envelope.remote_vars``) and the node verifies it like any file.
+
+Delivery, per call: nodes are tried in turn from a rotating start (so calls spread over the
+pool); a refusal, a connection error or a timeout moves on to the next node with the same bytes,
+hence the same ``task_id`` and attempt. After a timeout the first node may have written the file
+anyway: a node whose store knows the finished ``(task_id, attempt)`` refuses to run it again;
+nodes with separate stores can both run it (at-least-once). A node that failed is skipped for
+``RETRY_DOWN`` seconds, unless every node is marked down, so a dead host does not cost each call
+a timeout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import socket
+import threading
+import time
+
+from spoolrt.core.codec.envelope import Envelope, remote_vars
+from spoolrt.core.codec.packet import HEADER, MODIFIER1_SPOOL, pack_vars
+from spoolrt.core.config import RemotePool
+from spoolrt.core.errors import NoNodeAvailable, PayloadTooLarge, RemotePayloadTooLarge
+from spoolrt.sending.backends.base import Backend
+
+log = logging.getLogger("spoolrt")
+
+#: uWSGI's reply: modifier1 255, size 0, modifier2 1 (written) or 0 (refused).
+MODIFIER1_REPLY = 255
+WRITTEN, REFUSED = 1, 0
+
+#: Seconds a node that failed is left out of the rotation (while another node is up).
+RETRY_DOWN = 2.0
+
+
+class NodeRefused(Exception):
+    """The node answered modifier2 0: it has no spooler, or could not write the file."""
+
+
+def node_label(node: tuple[str, int]) -> str:
+    host, port = node
+    if not port:
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def build_packet(envelope: Envelope, body: bytes, pool: RemotePool) -> bytes:
+    """The packet for ``envelope``, or ``RemotePayloadTooLarge`` naming the limit: checked here,
+    because a node resets a packet over its ``buffer-size`` instead of refusing it."""
+    try:
+        block = pack_vars(remote_vars(envelope, body))
+    except PayloadTooLarge as exc:
+        raise RemotePayloadTooLarge(f"{exc}; remote pool {pool.name!r}: {_advice(pool)}") from exc
+    size = HEADER.size + len(block)
+    if size > pool.buffer_size:
+        raise RemotePayloadTooLarge(
+            f"task {envelope.label} takes {size} bytes as a uwsgi packet; remote pool "
+            f"{pool.name!r} takes at most {pool.buffer_size} (its buffer_size, which must match "
+            f"the nodes' buffer-size): {_advice(pool)}"
+        )
+    return HEADER.pack(MODIFIER1_SPOOL, len(block), 0) + block
+
+
+def _advice(pool: RemotePool) -> str:
+    return (
+        "a remote packet has no body, so the arguments travel in it; pass a reference (a key "
+        "in a store the nodes share) instead of the data, or raise buffer-size on the nodes and "
+        f"buffer_size in configure(remote={{{pool.name!r}: {{'nodes': [...], "
+        "'buffer_size': N}})"
+    )
+
+
+def send_packet(node: tuple[str, int], packet: bytes, timeout: float) -> None:
+    """Send one packet and wait for the node's answer; returns only when the file is written.
+
+    Raises ``NodeRefused`` on modifier2 0 and ``OSError`` (``TimeoutError`` included) when the
+    node cannot be reached, resets the connection or answers nothing or nonsense.
+    """
+    host, port = node
+    if port:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    else:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+    try:
+        if port:  # one small packet, then the reply: no Nagle delay
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            sock.connect(host)
+        sock.sendall(packet)
+        reply = b""
+        while len(reply) < HEADER.size:
+            chunk = sock.recv(HEADER.size - len(reply))
+            if not chunk:
+                raise ConnectionError(f"the node closed the connection after {len(reply)} bytes")
+            reply += chunk
+    finally:
+        sock.close()
+    modifier1, _size, modifier2 = HEADER.unpack(reply)
+    if modifier1 != MODIFIER1_REPLY or modifier2 not in (WRITTEN, REFUSED):
+        raise ConnectionError(f"unexpected reply {reply!r}: not a uWSGI spooler")
+    if modifier2 == REFUSED:
+        raise NodeRefused("refused (no spooler there, or it could not write the file)")
+
+
+class RemoteBackend(Backend):
+    """Sends the tasks of one ``RemotePool``; ``spool`` returns the node that acknowledged."""
+
+    name = "remote"
+    parks = False  # the parked area is on the node's disk, not here
+
+    def __init__(self, pool: RemotePool) -> None:
+        self.pool = pool
+        self._start = itertools.count()
+        self._down_until: dict[tuple[str, int], float] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"RemoteBackend({self.pool.name!r}, {[node_label(n) for n in self.pool.nodes]})"
+
+    def spooler_dirs(self) -> list[str]:
+        return []
+
+    def check_priority(self, spool_dir: str) -> None:
+        # A node writes remote packets into its spooler's top directory (uWSGI ignores the
+        # priority var there), so a priority cannot strand a task; it only orders nothing.
+        return None
+
+    def order(self) -> list[tuple[str, int]]:
+        """The nodes to try for one call: rotated by one per call, nodes marked down last."""
+        nodes = self.pool.nodes
+        with self._lock:
+            first = next(self._start) % len(nodes)
+        rotated = nodes[first:] + nodes[:first]
+        now = time.monotonic()
+        up = [n for n in rotated if self._down_until.get(n, 0.0) <= now]
+        return up + [n for n in rotated if n not in up]
+
+    def spool(self, spool_dir: str, envelope: Envelope, body: bytes) -> str:
+        """Send the task to the first node that acknowledges it; returns that node's label."""
+        packet = build_packet(envelope, body, self.pool)
+        attempts: list[tuple[str, str]] = []
+        for node in self.order():
+            label = node_label(node)
+            try:
+                send_packet(node, packet, self.pool.timeout)
+            except (OSError, NodeRefused) as exc:
+                attempts.append((label, f"{type(exc).__name__}: {exc}"))
+                with self._lock:
+                    self._down_until[node] = time.monotonic() + RETRY_DOWN
+                log.warning("remote pool %r: node %s did not take task %s (%s), trying the next",
+                            self.pool.name, label, envelope.task_id, exc)  # fmt: skip
+                continue
+            with self._lock:
+                self._down_until.pop(node, None)
+            return label
+        raise NoNodeAvailable(
+            f"no node of remote pool {self.pool.name!r} took task {envelope.label} "
+            f"({envelope.task_id}); nothing was spooled: "
+            + "; ".join(f"{label}: {what}" for label, what in attempts),
+            attempts,
+        )
