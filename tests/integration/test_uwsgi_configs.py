@@ -23,6 +23,7 @@ TESTED_BY = {
     "long_tasks.ini": "test_long_task_does_not_hold_up_a_quick_one",
     "external_web.ini": "test_external_spooler_runs_what_the_web_instance_writes",
     "external_spooler.ini": "test_external_spooler_runs_what_the_web_instance_writes",
+    "spooler_node.ini": "test_remote.py",
 }
 
 

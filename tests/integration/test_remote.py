@@ -1,0 +1,201 @@
+"""Remote spooling on loopback with real uWSGI nodes (spooler_node.ini): each node its own spool
+directory, store and ``--socket``; this process sends through ``configure(remote=...)``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spoolrt.core.codec.envelope import Envelope, encode_body, remote_vars
+from spoolrt.core.codec.packet import HEADER, MODIFIER1_SPOOL, pack_vars
+from spoolrt.core.codec.serializers import PickleSerializer, Signer
+from spoolrt.core.config import overridden
+from spoolrt.core.errors import NoNodeAvailable, RemotePayloadTooLarge
+from spoolrt.core.options import TaskOptions
+from spoolrt.sending.backends.remote import send_packet
+from spoolrt.sending.enqueue import enqueue
+from spoolrt.sending.handle import RemoteTaskHandle
+from tests.support.uwsgi import UwsgiInstance, free_port, wait_for
+from tests.support.worker import SECRET_KEY
+
+TASKS = 600
+
+
+class Node:
+    """One spooler node: a uWSGI instance on spooler_node.ini with a fixed socket port, so that
+    a restart after kill -9 is the same node to the senders."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.instance: UwsgiInstance | None = None
+
+    def start(self) -> Node:
+        self.instance = UwsgiInstance(
+            "spooler_node.ini", self.workdir, env={"SPOOLRT_SOCKET": self.address}
+        ).start()
+        return self
+
+    @property
+    def uwsgi(self) -> UwsgiInstance:
+        assert self.instance is not None
+        return self.instance
+
+    def kill_9(self) -> None:
+        """SIGKILL the master and every child at once, as a crash of the host would."""
+        proc = self.uwsgi.proc
+        assert proc is not None
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(15)
+
+    def stop(self) -> None:
+        if self.instance is not None:
+            self.instance.stop()
+
+
+@pytest.fixture
+def make_nodes(tmp_path: Path) -> Iterator[Any]:
+    started: list[Node] = []
+
+    def make(count: int) -> list[Node]:
+        for _ in range(count):
+            started.append(Node(tmp_path / f"node{len(started)}").start())
+        return started[-count:]
+
+    yield make
+    for node in started:
+        node.stop()
+
+
+def send_storm(tag: str, **options: Any) -> RemoteTaskHandle:
+    handle = enqueue(
+        TaskOptions(spooler="reports", **options),
+        type_id="fcall",
+        message="ucfg_fcall",
+        name="coretasks:storm",
+        payload={"func": "coretasks:storm", "arg": (tag,), "kwg": {}},
+    )
+    assert isinstance(handle, RemoteTaskHandle)
+    return handle
+
+
+def pool_of(nodes: list[Node], **options: Any) -> Any:
+    spec = {"nodes": [n.address for n in nodes], "timeout": 5, **options}
+    return overridden(secret_key=SECRET_KEY, remote={"reports": spec}, eager=False)
+
+
+def runs_by_node(nodes: list[Node]) -> dict[str, Counter[tuple[str, int]]]:
+    return {
+        n.address: Counter((r["tag"], r["attempt"]) for r in n.uwsgi.runs("storm")) for n in nodes
+    }
+
+
+def wait_all_ran(nodes: list[Node], tags: set[str], timeout: float = 60) -> None:
+    def done() -> bool:
+        ran = {tag for runs in runs_by_node(nodes).values() for tag, _attempt in runs}
+        return tags <= ran
+
+    wait_for(done, timeout, 0.1, f"{len(tags)} tasks to run on the pool")
+
+
+def test_tasks_sent_through_the_pool_run_once_each_and_every_node_takes_a_share(
+    make_nodes: Any,
+) -> None:
+    nodes = make_nodes(3)
+    with pool_of(nodes):
+        handles = {f"t{i}": send_storm(f"t{i}") for i in range(TASKS)}
+    wait_all_ran(nodes, set(handles))
+    by_node = runs_by_node(nodes)
+    total = sum(by_node.values(), Counter())
+    assert {tag for tag, _ in total} == set(handles) and max(total.values()) == 1
+    for node in nodes:
+        ran_here = {tag for tag, _ in by_node[node.address]}
+        assert ran_here == {t for t, h in handles.items() if h.node == node.address}
+        assert len(ran_here) >= TASKS // 6, (node.address, len(ran_here))  # a real share
+        assert node.uwsgi.pending() == [] and node.uwsgi.area("quarantine") == []
+
+
+def test_kill_9_of_a_node_mid_run_loses_no_acknowledged_task_and_runs_none_twice(
+    make_nodes: Any,
+) -> None:
+    nodes = make_nodes(2)
+    victim = nodes[0]
+    # A third of the first half waits 3 s, so the victim holds acknowledged tasks on
+    # its disk when it dies: they must run when it is back, not be lost or run elsewhere.
+    with pool_of(nodes):
+        handles = {}
+        for i in range(TASKS):
+            if i == TASKS // 2:
+                victim.kill_9()
+            postpone = 3 if i < TASKS // 2 and i % 3 == 0 else None
+            handles[f"k{i}"] = send_storm(f"k{i}", postpone=postpone)
+    after = [h.node for i, h in enumerate(handles.values()) if i > TASKS // 2]
+    assert set(after) == {nodes[1].address}  # the survivor took every task after the kill
+    waiting = {t for i, t in enumerate(handles) if i < TASKS // 2 and i % 3 == 0}
+    on_victim = {t for t in waiting if handles[t].node == victim.address}
+    assert on_victim  # the rotation gave the victim some of them
+    victim.start()  # same spool directory and socket: the tasks it acknowledged run now
+    wait_all_ran(nodes, set(handles))
+    total = sum(runs_by_node(nodes).values(), Counter())
+    assert {tag for tag, _ in total} == set(handles)
+    assert max(total.values()) == 1, [k for k, n in total.items() if n > 1][:10]
+    assert on_victim <= {tag for tag, _ in runs_by_node([victim])[victim.address]}
+
+
+def test_with_no_node_alive_the_call_fails_and_names_each_node(make_nodes: Any) -> None:
+    nodes = make_nodes(2)
+    for node in nodes:
+        node.stop()
+    with pool_of(nodes, timeout=2), pytest.raises(NoNodeAvailable) as caught:
+        send_storm("nowhere")
+    assert {node for node, _what in caught.value.attempts} == {n.address for n in nodes}
+
+
+def raw_packet(key: str | None, tag: str, extra_vars: dict[bytes, bytes] | None = None) -> bytes:
+    envelope = Envelope(
+        task_id=f"raw-{tag}",
+        type_id="fcall",
+        message="ucfg_fcall",
+        name="coretasks:storm",
+        payload=PickleSerializer().dumps({"func": "coretasks:storm", "arg": (tag,), "kwg": {}}),
+    )
+    body = encode_body(envelope, None if key is None else Signer([key]))
+    block = pack_vars({**remote_vars(envelope, body), **(extra_vars or {})})
+    return HEADER.pack(MODIFIER1_SPOOL, len(block), 0) + block
+
+
+def test_forged_and_unsigned_packets_sent_to_a_node_are_quarantined_never_run(
+    make_nodes: Any,
+) -> None:
+    (node,) = make_nodes(1)
+    target = ("127.0.0.1", node.port)
+    send_packet(target, raw_packet("another-key-0123456789abcdef", "forged"), 5)
+    send_packet(target, raw_packet(None, "unsigned"), 5)
+    # a signed one, with the fastrouter's routing var beside it: runs, the var is ignored
+    send_packet(target, raw_packet(SECRET_KEY, "signed", {b"UWSGI_FASTROUTER_KEY": b"reports"}), 5)
+    node.uwsgi.wait_runs("storm", 1, tag="signed")
+    kept = wait_for(
+        lambda: len(node.uwsgi.area("quarantine")) == 2 and node.uwsgi.area("quarantine")
+    )
+    reasons = {json.loads(Path(f"{p}.json").read_text())["reason"] for p in kept}
+    assert reasons == {"bad-signature"}
+    assert [r["tag"] for r in node.uwsgi.runs("storm")] == ["signed"]
+
+
+def test_an_oversize_payload_is_refused_before_it_reaches_a_node(make_nodes: Any) -> None:
+    (node,) = make_nodes(1)
+    with pool_of([node]), pytest.raises(RemotePayloadTooLarge, match="at most 4096"):
+        send_storm("x" * 5000)
+    with pool_of([node]):
+        send_storm("after")  # the node is fine and took nothing else
+    node.uwsgi.wait_runs("storm", 1, tag="after")
+    assert [r["tag"] for r in node.uwsgi.runs("storm")] == ["after"]
+    assert node.uwsgi.area("quarantine") == []
