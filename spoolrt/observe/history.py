@@ -1,10 +1,10 @@
 """Finished tasks from the result store: history pages, durations per task, schedule runs.
 
-The ``ResultStore`` contract (``spoolrt.results.base``) offers ``list(status, name, limit)``
-and counts; the queries a history view needs (a time window, an offset, ids of one schedule)
-are built here over ``list()``. They scan at most ``HISTORY_LIMIT`` of the newest records, which
-is what the contract allows a store to do for dashboards; when the contract grows real queries
-these helpers become thin calls to them, and their callers do not change.
+These are thin calls to the store's own queries (``ResultStore.query``: a status, a name, a
+time window, a page; ``ResultStore.timings``: run and wait percentiles), so that a SQLite store
+answers them with an index and every face pages the same way. What the contract cannot ask
+(the slots of one schedule, found by their task-id prefix) reads at most ``HISTORY_LIMIT`` of
+the newest records and filters them here.
 
 A store is only opened when its file already exists: looking must never create one.
 """
@@ -21,6 +21,7 @@ from spoolrt.api.schedules import name_token
 from spoolrt.core import defaults
 from spoolrt.core.outcomes import FINAL_STATUSES, TaskStatus
 from spoolrt.results import ResultStore, SQLiteResultStore, TaskRecord
+from spoolrt.results.queries import TaskTimings
 
 #: The most records one history query reads from a store (newest first).
 HISTORY_LIMIT = 100_000
@@ -78,19 +79,16 @@ def history(
     that finished (or, unfinished, were last active) at or after ``since``; ``limit`` of them
     after skipping ``offset``."""
     wanted = frozenset(status) if status else FINAL_STATUSES
-    rows = store.list(status=wanted, name=name, limit=HISTORY_LIMIT)
-    if since is not None:
-        rows = [r for r in rows if (last_activity(r) or 0.0) >= since]
-    chosen = rows[max(0, offset) : max(0, offset) + max(0, limit)]
-    return Page(chosen, more=len(rows) > max(0, offset) + len(chosen))
+    limit, offset = max(0, limit), max(0, offset)
+    # One more than the page tells whether another page follows, without counting them all.
+    rows = store.query(status=wanted, name=name, since=since, limit=limit + 1, offset=offset)
+    return Page(rows[:limit], more=len(rows) > limit)
 
 
 def finished(store: ResultStore, *, since: float | None = None) -> list[TaskRecord]:
     """Every final record (newest first) that finished at or after ``since``."""
-    rows = store.list(status=FINAL_STATUSES, limit=HISTORY_LIMIT)
-    if since is None:
-        return rows
-    return [r for r in rows if r.finished_at is not None and r.finished_at >= since]
+    rows = store.query(status=FINAL_STATUSES, since=since, limit=HISTORY_LIMIT)
+    return [r for r in rows if since is None or (r.finished_at or 0.0) >= since]
 
 
 def last_activity(record: TaskRecord) -> float | None:
@@ -125,7 +123,7 @@ def slot_prefix(schedule: str) -> str:
 def schedule_runs(store: ResultStore, schedule: str, *, limit: int = 10) -> list[TaskRecord]:
     """The newest ``limit`` records of slots of ``schedule``, newest first."""
     prefix = slot_prefix(schedule)
-    rows = [r for r in store.list(limit=HISTORY_LIMIT) if r.task_id.startswith(prefix)]
+    rows = [r for r in store.query(limit=HISTORY_LIMIT) if r.task_id.startswith(prefix)]
     return rows[: max(0, limit)]
 
 
@@ -134,10 +132,19 @@ def last_success(store: ResultStore, schedule: str) -> float | None:
     prefix = slot_prefix(schedule)
     times = [
         r.finished_at
-        for r in store.list(status=TaskStatus.DONE, limit=HISTORY_LIMIT)
+        for r in store.query(status=TaskStatus.DONE, limit=HISTORY_LIMIT)
         if r.task_id.startswith(prefix) and r.finished_at is not None
     ]
     return max(times) if times else None
+
+
+def timings(
+    store: ResultStore, *, since: float | None = None, until: float | None = None
+) -> list[TaskTimings]:
+    """Run and wait p50/p95 of every task name that finished in ``[since, until)``, by name
+    (the store computes them: nearest-rank, the same in every store)."""
+    found = store.timings(since=since, until=until)
+    return [found[key] for key in sorted(found, key=lambda n: n or "")]
 
 
 def name_matches(name: str | None, pattern: str) -> bool:
