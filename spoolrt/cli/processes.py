@@ -1,10 +1,7 @@
 """``spoolrt ps``: the spooler processes of each spool directory and what each runs now.
 
-Spoolers announce themselves in ``<spool>/.spoolrt/run/`` (``spoolrt.spooldir.presence``) and
-hold a lock on their announcement while a task runs; the task is the spool file whose
-``fcntl`` lock the same pid holds. Processes of another host are listed as ``remote``: whether
-they live cannot be checked from here. Stale announcements (dead processes) are listed as
-``gone`` and left alone.
+What is computed (and how a process is judged busy, idle, remote or gone) lives in
+``spoolrt.observe.processes``, shared with the dashboard's processes page.
 
 JSON shape (``--json``)::
 
@@ -22,7 +19,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from spoolrt.cli import results
 from spoolrt.cli._common import (
     EXIT_OK,
     add_discovery_options,
@@ -34,8 +30,7 @@ from spoolrt.cli._common import (
     read_signer,
     write_json,
 )
-from spoolrt.observe.scan import Entry, State, locked_by, scan
-from spoolrt.spooldir.presence import HOST, Announcement, list_announcements
+from spoolrt.observe.processes import spoolers
 
 
 def register(subparsers: Any) -> None:
@@ -52,55 +47,12 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=cmd_ps)
 
 
-def state_of(announcement: Announcement) -> str:
-    """``remote`` (another host), ``gone`` (dead), ``busy`` (running a task) or ``idle``."""
-    if announcement.host != HOST:
-        return "remote"
-    if not announcement.is_alive():
-        return "gone"
-    return "busy" if locked_by(announcement.path) is not None else "idle"
-
-
-def processes(spool_dir: str, running: Sequence[Entry]) -> list[dict[str, Any]]:
-    """Every announced process of ``spool_dir`` with the running entries whose lock it holds."""
-    found = []
-    for announcement in list_announcements(spool_dir):
-        mine = [e for e in running if e.locked_by == announcement.pid]
-        found.append(
-            {
-                "pid": announcement.pid,
-                "host": announcement.host,
-                "kind": announcement.kind,
-                "state": state_of(announcement),
-                "running": [
-                    {
-                        "id": e.task_id or None,
-                        "task": e.label or None,
-                        "started_at": _started_at(spool_dir, e.task_id),
-                        "path": e.path,
-                    }
-                    for e in mine
-                ],
-            }
-        )
-    return found
-
-
-def _started_at(spool_dir: str, task_id: str) -> float | None:
-    record = results.lookup([spool_dir], task_id) if task_id else None
-    return record.started_at if record is not None else None
-
-
 def cmd_ps(args: argparse.Namespace) -> int:
     import_apps(args.app)
     dirs, _source = find_spool_dirs(args.spool)
     signer, _warning = read_signer()
     now = time.time()
-    running = scan(dirs, signer, states=[State.RUNNING], now=now)
-    listed = [
-        {"spooler": d, "processes": processes(d, [e for e in running if e.spool_dir == d])}
-        for d in dirs
-    ]
+    listed = spoolers(dirs, signer, now)
     if args.json:
         write_json({"spoolers": listed})
         return EXIT_OK

@@ -3,7 +3,8 @@
 Schedules are defined in code, so the app's modules must be imported (``--app`` or
 ``$SPOOLRT_APP``). The last run is looked up in the result stores by the slot task ids
 (``<schedule token>@<UTC stamp>``, see ``spoolrt.api.schedules.slot_key``): a slot spooled by
-``spoolrt run --spool`` has an ordinary id and does not count.
+``spoolrt run --spool`` has an ordinary id and does not count. The figures come from
+``spoolrt.observe.schedules``, shared with the dashboard's schedules page.
 
 JSON shape (``--json``)::
 
@@ -17,10 +18,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
-from spoolrt.api.schedules import ScheduledEntry, registry
 from spoolrt.cli._common import (
     EXIT_OK,
     add_discovery_options,
@@ -32,7 +32,7 @@ from spoolrt.cli._common import (
     write_json,
 )
 from spoolrt.core.errors import ResultStoreError
-from spoolrt.observe.history import last_activity, last_success, schedule_runs, store_of
+from spoolrt.observe.schedules import describe_all
 from spoolrt.observe.times import format_time
 
 
@@ -54,69 +54,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=cmd_schedules)
 
 
-def target_name(entry: ScheduledEntry) -> str:
-    target = entry.target
-    name = getattr(target, "name", None)
-    if isinstance(name, str):
-        return name
-    module, qualname = getattr(target, "__module__", "?"), getattr(target, "__qualname__", "?")
-    return f"{module}:{qualname}"
-
-
-def next_runs(entry: ScheduledEntry, count: int, now: datetime) -> list[datetime]:
-    runs: list[datetime] = []
-    moment = now
-    for _ in range(max(0, count)):
-        moment = entry.schedule.next_slot(moment)
-        runs.append(moment)
-    return runs
-
-
-def describe(
-    entry: ScheduledEntry, dirs: Sequence[str], count: int, now: datetime
-) -> dict[str, Any]:
-    """One schedule as the JSON shape above."""
-    last: dict[str, Any] | None = None
-    success: float | None = None
-    for spool_dir in dirs:
-        with store_of(spool_dir) as store:
-            if store is None:
-                continue
-            try:
-                runs = schedule_runs(store, entry.name, limit=1)
-                when = last_success(store, entry.name)
-            except ResultStoreError as exc:
-                warn(f"result store of {spool_dir}: {exc}")
-                continue
-        if when is not None:
-            success = max(when, success or 0.0)
-        if runs and (last is None or (last_activity(runs[0]) or 0.0) > last["_at"]):
-            record = runs[0]
-            last = {
-                "id": record.task_id,
-                "status": record.status.value,
-                "finished_at": record.finished_at,
-                "error": record.error,
-                "spooler": spool_dir,
-                "_at": last_activity(record) or 0.0,
-            }
-    if last is not None:
-        del last["_at"]
-    return {
-        "name": entry.name,
-        "schedule": str(entry.schedule),
-        "task": target_name(entry),
-        "next": [moment.isoformat() for moment in next_runs(entry, count, now)],
-        "last": last,
-        "last_success": success,
-    }
-
-
 def cmd_schedules(args: argparse.Namespace) -> int:
     imported = import_apps(args.app)
     dirs, _source = find_spool_dirs(args.spool, required=False)
-    now = datetime.now(timezone.utc)
-    listed = [describe(entry, dirs, args.next, now) for entry in registry]
+    listed = describe_all(dirs, args.next, _warn_store)
     if args.json:
         write_json({"schedules": listed})
         return EXIT_OK
@@ -126,6 +67,10 @@ def cmd_schedules(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(render(listed))
     return EXIT_OK
+
+
+def _warn_store(spool_dir: str, exc: ResultStoreError) -> None:
+    warn(f"result store of {spool_dir}: {exc}")
 
 
 def render(listed: Sequence[dict[str, Any]]) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import spoolrt.cli.schedules
+import spoolrt.observe.schedules
 from spoolrt import Spooler
 from spoolrt.api.schedules import ScheduleRegistry, registry, slot_key, spool_entry
 from spoolrt.cli import EXIT_OK, main
@@ -210,7 +210,7 @@ def test_schedules_show_next_runs_and_the_last_outcome_from_the_store(
 def test_schedules_without_any_registered_says_how_to_find_them(
     spool: LocalSpool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(spoolrt.cli.schedules, "registry", ScheduleRegistry())
+    monkeypatch.setattr(spoolrt.observe.schedules, "registry", ScheduleRegistry())
     assert main(["schedules", "--spool", str(spool.dir)]) == EXIT_OK
     assert (
         capsys.readouterr().out
