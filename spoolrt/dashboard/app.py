@@ -10,11 +10,16 @@
   ``SameSite=Strict`` and ``HttpOnly``). Without it: 403.
 - **Escaping**: jinja2 with autoescape; a task argument ``<script>`` shows as text. No script
   and no asset from outside; the ``Content-Security-Policy`` says ``default-src 'none'``.
-- **Actions** are written to the ``spoolrt.audit`` logger: who, what, when.
+- **Actions** are written to ``<spool>/.spoolrt/audit.log`` (one JSON line each: who, what,
+  when; ``spoolrt.observe.audit``) and to the ``spoolrt.audit`` logger.
 
 Routes (below the mount prefix, ``SCRIPT_NAME``): ``/`` overview, ``/tasks?status=&name=&
-spooler=&offset=`` list, ``/task/<id>`` detail, ``POST /task/<id>/retry`` and
-``/task/<id>/cancel``, ``/metrics``, ``/api/overview`` (the overview as JSON, for polling),
+spooler=&since=&sort=&offset=`` list, ``/task/<id>`` detail, ``/timings`` (run-time p50/p95
+per task), ``/schedules``, ``/processes``, ``/audit``, ``POST /task/<id>/retry`` and
+``/task/<id>/cancel``, ``/tasks/retry-failed`` (GET: the confirmation; POST with
+``confirm=yes``: retry every failed task the filter matches), ``POST /schedules/run``
+(``schedule=<name>``),
+``/metrics``, ``/api/...`` (the JSON of each page, see ``spoolrt.dashboard.views``),
 ``/style.css``.
 """
 
@@ -22,7 +27,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,13 +36,14 @@ from urllib.parse import parse_qs, quote, urlencode
 
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.config import get_settings
-from spoolrt.core.errors import ConfigurationError, SpoolFileError
-from spoolrt.dashboard import pages
+from spoolrt.core.errors import ConfigurationError, SpoolFileError, SpoolrtError
+from spoolrt.dashboard import pages, views
 from spoolrt.dashboard.templates import STYLE, environment
 from spoolrt.observe import metrics
 from spoolrt.observe.actions import cancel, requeue
-
-audit = logging.getLogger("spoolrt.audit")
+from spoolrt.observe.audit import record_action
+from spoolrt.observe.processes import spoolers
+from spoolrt.observe.schedules import describe_all
 
 Authorize = Callable[[dict[str, Any], str, str], bool]
 StartResponse = Callable[..., Any]
@@ -94,6 +99,7 @@ class Dashboard:
         extra = [("Set-Cookie", self._cookie(environ, token))] if fresh else []
         if method == "POST":
             form = _read_form(environ)
+            environ["spoolrt.form"] = form
             if not hmac.compare_digest(form.get("csrf", ""), token) or fresh:
                 return _answer(start_response, "403 Forbidden", b"CSRF token missing or wrong\n")
             return self._post(environ, start_response, path)
@@ -121,54 +127,82 @@ class Dashboard:
         if path == "/metrics":
             body = metrics.render(self.spool_dirs)
             return _answer(start_response, "200 OK", body, extra, metrics.CONTENT_TYPE)
-        if path == "/api/overview":
-            body = json.dumps({"spoolers": pages.overview(self.spool_dirs)}).encode()
+        if path.startswith("/api/"):
+            try:
+                data = views.api(path, self.spool_dirs, self._signer, query)
+            except KeyError:
+                body, code = b'{"error": "not found"}', "404 Not Found"
+                return _answer(start_response, code, body, extra, "application/json")
+            body = json.dumps(data, default=str).encode()
             return _answer(start_response, "200 OK", body, extra, "application/json")
         context = self._context(environ, token)
+        dirs = self.spool_dirs
         if path == "/":
-            html = self._render("overview", context, spoolers=pages.overview(self.spool_dirs))
+            html = self._render("overview", context, spoolers=pages.overview(dirs))
         elif path == "/tasks":
             html = self._tasks(context, query)
+        elif path == "/tasks/retry-failed":
+            chosen = views.filters(query)
+            matching = pages.failed_matching(
+                dirs, self._signer(), name=chosen["name"], spooler=chosen["spooler"],
+                since=chosen["since"],
+            )  # fmt: skip
+            html = self._render("confirm", context, title="retry failed", f=chosen, n=len(matching))
+        elif path == "/timings":
+            since = views.filters(query)["since"]
+            found = pages.timings(dirs, since)
+            html = self._render("timings", context, title="timings", rows=found, since=since)
+        elif path == "/schedules":
+            found = describe_all(dirs, views.NEXT_RUNS)
+            html = self._render("schedules", context, title="schedules", schedules=found)
+        elif path == "/processes":
+            found = spoolers(dirs, self._signer(), time.time())
+            html = self._render("processes", context, title="processes", spoolers=found)
+        elif path == "/audit":
+            found = views.audit_lines(dirs)
+            html = self._render("audit", context, title="audit", actions=found)
         elif path.startswith("/task/") and path.count("/") == 2:
-            found = pages.task_detail(self.spool_dirs, self._signer(), path[len("/task/") :])
-            if found is None:
+            detail = pages.task_detail(dirs, self._signer(), path[len("/task/") :])
+            if detail is None:
                 html = self._render("message", context, title="Not found", message="no such task")
                 return _answer(start_response, "404 Not Found", html.encode(), extra)
-            html = self._render("detail", context, title="task", t=found)
+            html = self._render("detail", context, title="task", t=detail)
         else:
             return _answer(start_response, "404 Not Found", b"not found\n", extra)
         return _answer(start_response, "200 OK", html.encode(), extra)
 
     def _tasks(self, context: dict[str, Any], query: dict[str, str]) -> str:
-        status, name = query.get("status", ""), query.get("name", "")
-        spooler = query.get("spooler", "")
-        try:
-            offset = max(0, int(query.get("offset", "0")))
-        except ValueError:
-            offset = 0
-        listing = pages.task_list(
-            self.spool_dirs, self._signer(), status=status, name=name, spooler=spooler,
-            offset=offset,
-        )  # fmt: skip
-        following = {"status": status, "name": name, "spooler": spooler}
-        following["offset"] = str(offset + len(listing.rows))
+        chosen = views.filters(query)
+        listing = pages.task_list(self.spool_dirs, self._signer(), **chosen)
+        kept = {k: str(v) for k, v in chosen.items() if v and k != "offset"}
+
+        def link(**changes: str) -> str:
+            """This list's URL with ``changes``: every filter stays in the URL (flower#1215)."""
+            merged = {k: v for k, v in {**kept, **changes}.items() if v}
+            return f"{context['root']}/tasks?{urlencode(merged)}"
+
+        following = str(chosen["offset"] + len(listing.rows))
         return self._render(
             "tasks",
             context,
             title="tasks",
             rows=listing.rows,
             more=listing.more,
-            status=status,
-            name=name,
-            spooler=spooler,
+            f=chosen,
             states=[*pages.FILE_STATES, *pages.STORE_STATES],
-            next_url=f"{context['root']}/tasks?{urlencode(following)}",
+            windows=list(pages.WINDOWS),
+            sorts=pages.SORTS,
+            link=link,
+            next_url=link(offset=following),
+            retry_url=f"{context['root']}/tasks/retry-failed?{urlencode(kept)}",
         )
 
     def _post(
         self, environ: dict[str, Any], start_response: StartResponse, path: str
     ) -> Iterable[bytes]:
         parts = path.strip("/").split("/")
+        if path in ("/tasks/retry-failed", "/schedules/run"):
+            return self._bulk(environ, start_response, path)
         if len(parts) != 3 or parts[0] != "task" or parts[2] not in ("retry", "cancel"):
             return _answer(start_response, "404 Not Found", b"no such action\n")
         task_id, action = parts[1], parts[2]
@@ -185,10 +219,34 @@ class Dashboard:
                 requeue(found["entry"], signer)
             except SpoolFileError as exc:
                 return _answer(start_response, "409 Conflict", f"refused: {exc}\n".encode())
-        when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        audit.info("%s %s %s at %s", _who(environ), _PAST[action], task_id, when)
+        record_action(found["entry"].spool_dir, _who(environ), _PAST[action], task_id)
         location = f"{_root(environ)}/task/{quote(task_id)}"
         return _answer(start_response, "303 See Other", b"", [("Location", location)])
+
+    def _bulk(
+        self, environ: dict[str, Any], start_response: StartResponse, path: str
+    ) -> Iterable[bytes]:
+        """Retry every failed task a filter matches (after its confirmation), or run a schedule
+        now; both audited line by line."""
+        who, form = _who(environ), environ["spoolrt.form"]
+        if path == "/tasks/retry-failed":
+            if form.get("confirm") != "yes":
+                return _answer(start_response, "400 Bad Request", b"confirm=yes is needed\n")
+            done, refused = views.retry_failed(self.spool_dirs, self._signer(), form, who)
+            lines = [f"retried {done} failed task(s)", *(f"refused {r}" for r in refused)]
+            return _answer(start_response, "200 OK", self._message(environ, "; ".join(lines)))
+        try:
+            task_id = views.run_schedule(form.get("schedule", ""), who)
+        except KeyError:
+            return _answer(start_response, "404 Not Found", b"no such schedule here\n")
+        except SpoolrtError as exc:
+            return _answer(start_response, "409 Conflict", f"refused: {exc}\n".encode())
+        location = f"{_root(environ)}/task/{quote(task_id)}"
+        return _answer(start_response, "303 See Other", b"", [("Location", location)])
+
+    def _message(self, environ: dict[str, Any], message: str) -> bytes:
+        context = self._context(environ, "")
+        return self._render("message", context, title="done", message=message).encode()
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -13,7 +13,14 @@ from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import ResultStoreError
 from spoolrt.core.outcomes import TaskStatus
 from spoolrt.observe.actions import CANCELLABLE
-from spoolrt.observe.history import history, name_matches, run_seconds, store_of, wait_seconds
+from spoolrt.observe.history import (
+    history,
+    name_matches,
+    run_seconds,
+    store_of,
+    wait_seconds,
+)
+from spoolrt.observe.history import timings as history_timings
 from spoolrt.observe.metrics import snapshot
 from spoolrt.observe.scan import Entry, State, find, scan
 from spoolrt.results import TaskRecord
@@ -21,6 +28,29 @@ from spoolrt.results import TaskRecord
 FILE_STATES = tuple(s.value for s in State)
 STORE_STATES = (TaskStatus.DONE.value, TaskStatus.SKIPPED.value)
 PAGE_SIZE = 50
+#: The task list's time filter (``?since=``): a fixed set of windows, so a URL stays readable.
+WINDOWS = {"15m": 900.0, "1h": 3600.0, "6h": 6 * 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
+#: The task list's orders (``?sort=``); empty: newest first for history, oldest first for files
+#: (the order a spooler takes them in).
+SORTS = ("new", "old", "name", "state")
+
+
+def cutoff(window: str, now: float) -> float | None:
+    """The start of the ``?since=`` window (None: no such window, so no time filter)."""
+    seconds = WINDOWS.get(window)
+    return None if seconds is None else now - seconds
+
+
+def sort_rows(rows: list[Row], sort: str) -> None:
+    """Order ``rows`` in place by ``sort`` (one of ``SORTS``); a stable order for equal keys."""
+    if sort == "new":
+        rows.sort(key=lambda r: (r.when or 0.0, r.task_id), reverse=True)
+    elif sort == "old":
+        rows.sort(key=lambda r: (r.when or 0.0, r.task_id))
+    elif sort == "name":
+        rows.sort(key=lambda r: (r.name, -(r.when or 0.0), r.task_id))
+    elif sort == "state":
+        rows.sort(key=lambda r: (r.state, r.when or 0.0, r.task_id))
 
 
 def overview(spool_dirs: Sequence[str]) -> list[dict[str, Any]]:
@@ -92,10 +122,14 @@ def task_list(
     name: str,
     spooler: str,
     offset: int,
+    sort: str = "",
+    since: str = "",
 ) -> Listing:
     """The rows matching the URL's filters: ``status`` (a file state or done/skipped; empty:
-    every file), ``name`` (exact or glob), ``spooler`` (a directory), paged from ``offset``."""
+    every file), ``name`` (exact or glob), ``spooler`` (a directory), ``since`` (a window of
+    ``WINDOWS``), in the order ``sort``, paged from ``offset``."""
     dirs = [d for d in spool_dirs if not spooler or d == spooler]
+    start_at = cutoff(since, time.time())
     rows: list[Row] = []
     if status in STORE_STATES:
         for spool_dir in dirs:
@@ -103,7 +137,9 @@ def task_list(
                 if store is None:
                     continue
                 try:
-                    page = history(store, status=[TaskStatus.of(status)], limit=10_000)
+                    page = history(
+                        store, status=[TaskStatus.of(status)], since=start_at, limit=10_000
+                    )
                 except ResultStoreError:  # the store only adds to the files
                     continue
             for record in page.records:
@@ -116,10 +152,57 @@ def task_list(
         entries = scan(dirs, signer, states=states, now=time.time())
         if name:
             entries = [e for e in entries if e.matches_task(name)]
+        if start_at is not None:
+            entries = [e for e in entries if e.since >= start_at]
         entries.sort(key=lambda e: (e.since, e.path))
         rows = [_row_of_entry(e) for e in entries]
+    sort_rows(rows, sort)
     start = max(0, offset)
     return Listing(rows[start : start + PAGE_SIZE], more=len(rows) > start + PAGE_SIZE)
+
+
+def failed_matching(
+    spool_dirs: Sequence[str], signer: Signer | None, *, name: str, spooler: str, since: str
+) -> list[Entry]:
+    """The failed task files the task list's filter shows (its status aside): what "retry all
+    failed matching the filter" re-queues, and what its confirmation step counts first."""
+    dirs = [d for d in spool_dirs if not spooler or d == spooler]
+    now = time.time()
+    start_at = cutoff(since, now)
+    entries = scan(dirs, signer, states=[State.FAILED], now=now)
+    return [
+        e
+        for e in entries
+        if (not name or e.matches_task(name)) and (start_at is None or e.since >= start_at)
+    ]
+
+
+def timings(spool_dirs: Sequence[str], since: str) -> list[dict[str, Any]]:
+    """Run and wait p50/p95 per task name from each store (the store computes them), over the
+    ``since`` window (default: everything the stores keep)."""
+    start_at = cutoff(since, time.time())
+    found: list[dict[str, Any]] = []
+    for spool_dir in spool_dirs:
+        with store_of(spool_dir) as store:
+            if store is None:
+                continue
+            try:
+                rows = history_timings(store, since=start_at)
+            except ResultStoreError:
+                continue
+        for t in rows:
+            found.append(
+                {
+                    "spooler": spool_dir,
+                    "task": t.name,
+                    "finished": t.finished,
+                    "run": {"count": t.run.count, "p50": t.run.p50, "p95": t.run.p95,
+                            "max": t.run.max},
+                    "wait": {"count": t.wait.count, "p50": t.wait.p50, "p95": t.wait.p95,
+                             "max": t.wait.max},
+                }
+            )  # fmt: skip
+    return found
 
 
 def task_detail(

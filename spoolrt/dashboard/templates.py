@@ -27,7 +27,9 @@ BASE = """<!doctype html>
 <a href="{{ root }}/">overview</a><a href="{{ root }}/tasks">tasks</a>
 <a href="{{ root }}/tasks?status=failed">failed</a>
 <a href="{{ root }}/tasks?status=quarantined">quarantine</a>
-<a href="{{ root }}/tasks?status=done">done</a><a href="{{ root }}/metrics">metrics</a>
+<a href="{{ root }}/tasks?status=done">done</a><a href="{{ root }}/timings">timings</a>
+<a href="{{ root }}/schedules">schedules</a><a href="{{ root }}/processes">processes</a>
+<a href="{{ root }}/audit">audit</a><a href="{{ root }}/metrics">metrics</a>
 <span class="who">{{ user }}{% if operator %} (operator){% endif %}</span></header>
 <main>{% block body %}{% endblock %}</main></body></html>"""
 
@@ -43,18 +45,80 @@ OVERVIEW = """{% extends "base" %}{% block body %}<h1>Overview</h1>
 {% endfor %}</p>{% endfor %}{% endblock %}"""
 
 TASKS = """{% extends "base" %}{% block body %}
-<h1>Tasks{% if status %}: {{ status }}{% endif %}</h1>
+<h1>Tasks{% if f.status %}: {{ f.status }}{% endif %}</h1>
 <form method="get" action="{{ root }}/tasks"><label>status <select name="status">
 <option value="">waiting and kept</option>{% for s in states %}<option value="{{ s }}"
-{% if s == status %}selected{% endif %}>{{ s }}</option>{% endfor %}</select></label>
-<label>name <input name="name" value="{{ name }}"></label>
-<input type="hidden" name="spooler" value="{{ spooler }}"><button>filter</button></form>
-<table id="tasks"><tr><th>state</th><th>id</th><th>task</th><th>when</th><th>note</th></tr>
+{% if s == f.status %}selected{% endif %}>{{ s }}</option>{% endfor %}</select></label>
+<label>name <input name="name" value="{{ f.name }}"></label>
+<label>since <select name="since"><option value="">any time</option>{% for w in windows %}
+<option value="{{ w }}"{% if w == f.since %} selected{% endif %}>last {{ w }}</option>
+{% endfor %}</select></label>
+<label>sort <select name="sort"><option value="">default</option>{% for o in sorts %}
+<option value="{{ o }}"{% if o == f.sort %} selected{% endif %}>{{ o }}</option>{% endfor %}
+</select></label>
+<input type="hidden" name="spooler" value="{{ f.spooler }}"><button>filter</button></form>
+{% if operator and f.status in ("", "failed") %}<p><a id="retry-failed" href="{{ retry_url }}">
+retry all failed tasks matching this filter…</a></p>{% endif %}
+<table id="tasks"><tr><th><a href="{{ link(sort="state") }}">state</a></th><th>id</th>
+<th><a href="{{ link(sort="name") }}">task</a></th>
+<th><a href="{{ link(sort="old" if f.sort == "new" else "new") }}">when</a></th><th>note</th></tr>
 {% for r in rows %}<tr><td class="{{ r.state }}">{{ r.state }}</td>
 <td>{% if r.task_id %}<a href="{{ root }}/task/{{ r.task_id|urlencode }}">{{ r.task_id }}</a>
 {% else %}-{% endif %}</td><td>{{ r.name }}</td><td>{{ when(r.when) }}</td><td>{{ r.note }}</td>
 </tr>{% else %}<tr><td colspan="5">nothing here</td></tr>{% endfor %}</table>
 {% if more %}<p><a id="next" href="{{ next_url }}">next page</a></p>{% endif %}{% endblock %}"""
+
+CONFIRM = """{% extends "base" %}{% block body %}<h1>Retry failed tasks</h1>
+<p id="matching">{{ n }} failed task(s) match{% if f.name %} name {{ f.name }}{% endif %}
+{% if f.since %} in the last {{ f.since }}{% endif %}{% if f.spooler %} in {{ f.spooler }}
+{% endif %}. Each goes back from its own stored, signed file.</p>
+{% if operator and n %}<form method="post" action="{{ root }}/tasks/retry-failed">
+<input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="confirm"
+value="yes">{% for k in ("name", "spooler", "since") %}<input type="hidden" name="{{ k }}"
+value="{{ f[k] }}">{% endfor %}<button id="confirm">retry these {{ n }}</button></form>
+{% endif %}<p><a href="{{ root }}/tasks?status=failed">back</a></p>{% endblock %}"""
+
+TIMINGS = """{% extends "base" %}{% block body %}<h1>Run and wait times</h1>
+<form method="get" action="{{ root }}/timings"><label>since <select name="since">
+<option value="">everything kept</option>{% for w in ("1h", "24h", "7d") %}<option
+value="{{ w }}"{% if w == since %} selected{% endif %}>last {{ w }}</option>{% endfor %}
+</select></label><button>show</button></form>
+<table id="timings"><tr><th>task</th><th>finished</th><th>run p50</th><th>run p95</th>
+<th>run max</th><th>wait p50</th><th>wait p95</th><th>spooler</th></tr>
+{% for t in rows %}<tr><td>{{ t.task or "-" }}</td><td>{{ t.finished }}</td>
+<td>{{ secs(t.run.p50) }}</td><td>{{ secs(t.run.p95) }}</td><td>{{ secs(t.run.max) }}</td>
+<td>{{ secs(t.wait.p50) }}</td><td>{{ secs(t.wait.p95) }}</td><td>{{ t.spooler }}</td></tr>
+{% else %}<tr><td colspan="8">no finished task in the store</td></tr>{% endfor %}</table>
+{% endblock %}"""
+
+SCHEDULES = """{% extends "base" %}{% block body %}<h1>Schedules</h1>
+<table id="schedules"><tr><th>name</th><th>schedule</th><th>task</th><th>next runs</th>
+<th>last run</th><th>last success</th><th></th></tr>
+{% for s in schedules %}<tr><td>{{ s.name }}</td><td>{{ s.schedule }}</td><td>{{ s.task }}</td>
+<td>{{ s.next|join(", ") }}</td><td>{% if s.last %}<a class="{{ s.last.status }}"
+href="{{ root }}/task/{{ s.last.id|urlencode }}">{{ s.last.status }}</a>
+{{ when(s.last.finished_at) }} {{ s.last.error or "" }}{% else %}-{% endif %}</td>
+<td>{{ when(s.last_success) }}</td><td>{% if operator %}<form class="inline" method="post"
+action="{{ root }}/schedules/run"><input type="hidden" name="csrf" value="{{ csrf }}">
+<input type="hidden" name="schedule" value="{{ s.name }}"><button>run now</button></form>
+{% endif %}</td></tr>{% else %}<tr><td colspan="7">no schedules registered in this process
+(mount the dashboard in the app, or pass --app)</td></tr>{% endfor %}</table>{% endblock %}"""
+
+PROCESSES = """{% extends "base" %}{% block body %}<h1>Spooler processes</h1>
+{% for s in spoolers %}<h2>{{ s.spooler }}</h2><table class="processes"><tr><th>pid</th>
+<th>host</th><th>kind</th><th>state</th><th>running</th><th>since</th></tr>
+{% for p in s.processes %}<tr><td>{{ p.pid }}</td><td>{{ p.host }}</td><td>{{ p.kind }}</td>
+<td>{{ p.state }}</td><td>{% for r in p.running %}{{ r.task or "-" }} {% if r.id %}<a
+href="{{ root }}/task/{{ r.id|urlencode }}">{{ r.id }}</a>{% endif %} {% else %}-{% endfor %}
+</td><td>{% for r in p.running %}{{ when(r.started_at) }}{% endfor %}</td></tr>
+{% else %}<tr><td colspan="6">no spooler process announced</td></tr>{% endfor %}</table>
+{% endfor %}{% endblock %}"""
+
+AUDIT = """{% extends "base" %}{% block body %}<h1>Audit log</h1>
+<table id="audit"><tr><th>when</th><th>who</th><th>action</th><th>target</th></tr>
+{% for a in actions %}<tr><td>{{ a.at }}</td><td>{{ a.who }}</td><td>{{ a.action }}</td>
+<td>{{ a.target }}</td></tr>{% else %}<tr><td colspan="4">no action yet</td></tr>{% endfor %}
+</table>{% endblock %}"""
 
 DETAIL = """{% extends "base" %}{% block body %}<h1>Task {{ t.task_id }}</h1>
 {% if t.disagreement %}<p class="warn">{{ t.disagreement }}</p>{% endif %}
@@ -91,6 +155,17 @@ def environment() -> Any:
     except ImportError as exc:
         raise ConfigurationError(INSTALL_HINT) from exc
     loader = jinja2.DictLoader(
-        {"base": BASE, "overview": OVERVIEW, "tasks": TASKS, "detail": DETAIL, "message": MESSAGE}
+        {
+            "base": BASE,
+            "overview": OVERVIEW,
+            "tasks": TASKS,
+            "detail": DETAIL,
+            "message": MESSAGE,
+            "confirm": CONFIRM,
+            "timings": TIMINGS,
+            "schedules": SCHEDULES,
+            "processes": PROCESSES,
+            "audit": AUDIT,
+        }
     )
     return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)

@@ -1,0 +1,78 @@
+"""The audit log of the changes people make (dashboard actions): who, what, when.
+
+Each action is one JSON line appended to ``<spool>/.spoolrt/audit.log`` of the spool directory
+it changed, and the same said to the ``spoolrt.audit`` logger. The file is what survives: a
+logger may be unconfigured (nothing shown) or rotated away, while the file sits next to the
+tasks it speaks of, where an operator looks. A line is written with one ``write`` on an
+``O_APPEND`` descriptor, so lines of several web workers never interleave; the file is 0600
+and never followed through a symlink (``O_NOFOLLOW``), and the state area is checked as for
+task files. A failure to write it is logged and does not undo the action (it already happened).
+
+Line shape: ``{"at": ISO-8601 UTC, "who": str, "action": str, "target": str, ...details}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timezone
+from typing import Any
+
+from spoolrt.core import defaults
+from spoolrt.core.errors import SpoolrtError
+from spoolrt.spooldir.layout import ensure_state_dir
+
+AUDIT_FILENAME = "audit.log"
+log = logging.getLogger("spoolrt.audit")
+
+
+def audit_path(spool_dir: str) -> str:
+    """Where the audit log of ``spool_dir`` is (whether or not it exists yet)."""
+    return os.path.join(spool_dir, defaults.STATE_DIR, AUDIT_FILENAME)
+
+
+def record_action(
+    spool_dir: str, who: str, action: str, target: str, **details: Any
+) -> dict[str, Any]:
+    """Append one action to ``spool_dir``'s audit log and the logger; returns the line's data."""
+    line = {
+        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "who": who,
+        "action": action,
+        "target": target,
+        **details,
+    }
+    log.info("%s %s %s at %s", who, action, target, line["at"])
+    data = (json.dumps(line, sort_keys=True, default=str) + "\n").encode()
+    try:
+        folder = ensure_state_dir(spool_dir)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(folder / AUDIT_FILENAME, flags, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    except (OSError, SpoolrtError) as exc:
+        log.error("could not write the audit log of %s: %s", spool_dir, exc)
+    return line
+
+
+def read_actions(spool_dir: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest ``limit`` lines of the audit log, newest first (unreadable lines skipped)."""
+    try:
+        with open(audit_path(spool_dir), "rb") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    found: list[dict[str, Any]] = []
+    for raw in reversed(lines):
+        if len(found) >= limit:
+            break
+        try:
+            item = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(item, dict):
+            found.append(item)
+    return found
