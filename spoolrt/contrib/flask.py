@@ -30,6 +30,17 @@ in one process, the last one set up wins.
 
 ``SPOOLRT_EAGER = True`` runs each task inline at call time (for tests with the Flask test
 client): still serialised, signed and dispatched, and a failing task raises.
+
+The dashboard as a blueprint, behind the app's own users (Flask has none of its own, so the
+``authorize`` is yours, e.g. over Flask-Login's ``current_user``)::
+
+    def authorize(environ, method, path):
+        user = current_user
+        return user.is_authenticated and (user.is_admin or method == "GET")
+
+    app.register_blueprint(dashboard_blueprint(authorize=authorize), url_prefix="/spoolrt")
+
+``user`` names who acted, for the audit log (default ``REMOTE_USER``).
 """
 
 from __future__ import annotations
@@ -37,23 +48,26 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Blueprint, Flask, Response, current_app, request
 from flask.cli import with_appcontext
 
 from spoolrt.cli import main
 from spoolrt.contrib._config import add_framework_key, add_spooler_observer, options_from_settings
+from spoolrt.contrib._mount import call, mounted_environ
 from spoolrt.contrib._serve import import_root, serve_arguments
 from spoolrt.core.config import configure, get_settings
 from spoolrt.core.errors import ConfigurationError
+from spoolrt.dashboard import Authorize, Dashboard
 
 PREFIX = "SPOOLRT_"
 #: Keys of the extension itself, not ``spoolrt.configure()`` options.
 IMPORTS_KEY = "SPOOLRT_IMPORTS"
 
-__all__ = ["AppContextObserver", "Spoolrt", "spoolrt_command"]
+__all__ = ["AppContextObserver", "Spoolrt", "dashboard_blueprint", "spoolrt_command"]
 
 
 class Spoolrt:
@@ -180,3 +194,42 @@ def app_location(app: Flask) -> tuple[str, str]:
         "factory?): give uWSGI a module that holds it, e.g. a wsgi.py with `app = create_app()`, "
         "and run `flask spoolrt serve wsgi:app`"
     )
+
+
+def dashboard_blueprint(
+    spool_dirs: list[str] | None = None,
+    *,
+    authorize: Authorize | None = None,
+    user: Callable[[], str] | None = None,
+    name: str = "spoolrt_dashboard",
+) -> Blueprint:
+    """The dashboard over ``spool_dirs`` (default: spoolrt's configured ones, read at each
+    request) as a blueprint; register it with a ``url_prefix``. ``authorize`` is required, as
+    for ``make_app`` (``ConfigurationError`` without it, when the blueprint is made)."""
+    if authorize is None or not callable(authorize):
+        raise ConfigurationError(
+            "the dashboard blueprint refuses to serve without authorization: pass "
+            "authorize=callable(environ, method, path) -> bool"
+        )
+    checked: Authorize = authorize
+    blueprint = Blueprint(name, __name__)
+    made: dict[tuple[str, ...], Dashboard] = {}
+    methods = ["GET", "HEAD", "POST"]
+
+    @blueprint.route("/", defaults={"rest": ""}, methods=methods, strict_slashes=False)
+    @blueprint.route("/<path:rest>", methods=methods)
+    def serve(rest: str) -> Response:
+        dirs = tuple(spool_dirs if spool_dirs is not None else get_settings().spool_dirs)
+        if dirs not in made:
+            made[dirs] = Dashboard(list(dirs), authorize=checked)
+        full = request.script_root + request.path
+        mount = full[: len(full) - len(rest)] if rest else full
+        who = user() if user is not None else str(request.environ.get("REMOTE_USER") or "")
+        environ = mounted_environ(
+            request.environ, script_name=mount, path_info=rest, body=request.get_data(),
+            user=who or "anonymous", principal=None,
+        )  # fmt: skip
+        status, headers, body = call(made[dirs], environ)
+        return Response(body, status=status, headers=headers)
+
+    return blueprint
