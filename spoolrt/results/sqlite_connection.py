@@ -5,11 +5,14 @@ It also never lets a broken file hang its caller. A store file deleted or replac
 connections leaves them writing, without an error, into a file no one else reads; one
 truncated to 0 bytes beside its ``-wal`` makes every new connection wait out ``busy_timeout``
 (30 s) on "database is locked". So the connection compares the file's identity (device, inode)
-and size with what it opened at most every ``_CHECK_EVERY`` seconds, and a caller kept busy
-longer than ``_STUCK_AFTER`` looks at the file: a replaced file is reopened, a truncated one is
-moved aside with its ``-wal`` and ``-shm`` (as ``<name>.broken-<time>*``, under a lock so one
-process does it) and a fresh store made. A file SQLite calls corrupt or not a database is
-treated the same way once; if the fresh one fails too, the caller gets ``ResultStoreError``.
+and size with what it opened before every statement (one ``stat``, under a microsecond;
+checking only every quarter second let a spooler finish dozens of tasks into a log that no
+later reader saw, their statuses lost), and a caller kept busy longer than ``_STUCK_AFTER``
+looks at the file: a replaced file is reopened, a truncated one is moved aside with its
+``-wal`` and ``-shm`` (as ``<name>.broken-<time>*``, under a lock so one process does it) and a
+fresh store made. Opening the file takes that lock shared, so no process opens a fresh file
+between the moves of the old one and of its log. A file SQLite calls corrupt or not a database
+is treated the same way once; if the fresh one fails too, the caller gets ``ResultStoreError``.
 A file restored over a live store must come without the old ``-wal`` and ``-shm`` (SQLite
 would replay the old log into it), as SQLite's own rules for copying a database say.
 """
@@ -39,7 +42,6 @@ _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
-_CHECK_EVERY = 0.25
 _STUCK_AFTER = 1.0
 
 log = logging.getLogger("spoolrt")
@@ -65,7 +67,6 @@ class SQLiteConnection:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._identity: tuple[int, int] | None = None
-        self._next_check = 0.0
 
     def close(self) -> None:
         if self._pid != os.getpid():
@@ -96,7 +97,7 @@ class SQLiteConnection:
             with self._lock:
                 conn = self._conn
                 try:
-                    if conn is not None and time.monotonic() >= self._next_check:
+                    if conn is not None:
                         conn = self._checked(conn)
                     if conn is None:
                         conn = self._conn = self._open()
@@ -131,7 +132,6 @@ class SQLiteConnection:
 
     def _checked(self, conn: sqlite3.Connection) -> sqlite3.Connection | None:
         """``conn`` if the file is still the one it opened, else None (after recovering)."""
-        self._next_check = time.monotonic() + _CHECK_EVERY
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -168,7 +168,10 @@ class SQLiteConnection:
         try:
             with open(self.path + ".recover", "a") as guard:
                 fcntl.flock(guard, fcntl.LOCK_EX)
-                st = os.stat(self.path)
+                try:
+                    st = os.stat(self.path)
+                except FileNotFoundError:
+                    return  # another process moved it aside; the next open makes a fresh one
                 if st.st_size > 0 and not why.startswith("SQLite"):
                     return  # another process already made a fresh one
                 aside = f"{self.path}.broken-{int(time.time() * 1000)}"
@@ -197,18 +200,28 @@ class SQLiteConnection:
             )
         try:
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            guard = open(self.path + ".recover", "a")  # noqa: SIM115 - closed below
         except OSError as exc:
             raise ResultStoreError(f"cannot create the result store {self.path}: {exc}") from exc
-        conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
-        try:
-            self._prepare(conn)
-            st = os.stat(self.path)
-        except BaseException:
-            conn.close()
-            raise
+        with guard:
+            # Shared: never while another process moves a broken file and its log aside.
+            fcntl.flock(guard, fcntl.LOCK_SH)
+            try:
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            except OSError as exc:
+                raise ResultStoreError(
+                    f"cannot create the result store {self.path}: {exc}"
+                ) from exc
+            conn = sqlite3.connect(
+                self.path, timeout=0, isolation_level=None, check_same_thread=False
+            )
+            try:
+                self._prepare(conn)
+                st = os.stat(self.path)
+            except BaseException:
+                conn.close()
+                raise
         self._identity = (st.st_dev, st.st_ino)
-        self._next_check = time.monotonic() + _CHECK_EVERY
         return conn
 
     def _prepare(self, conn: sqlite3.Connection) -> None:

@@ -61,6 +61,20 @@ def test_a_store_truncated_to_zero_bytes_is_made_fresh_for_every_process(
     late.close()
 
 
+def test_a_status_written_just_after_a_truncation_is_not_lost(
+    path: Path, holders: list[SQLiteResultStore]
+) -> None:
+    # A spooler finishing a task a moment after the damage must not write it into the old log,
+    # which the first process to recover moves aside: a later reader would never see it.
+    os.truncate(path, 0)
+    writer, reader = holders
+    assert writer.finished("right-after", TaskStatus.DONE) is True
+    late = _fresh(path)
+    assert late.get("right-after") is not None
+    assert reader.get("right-after") is not None
+    late.close()
+
+
 def test_a_deleted_store_is_recreated_and_shared_again(
     path: Path, holders: list[SQLiteResultStore]
 ) -> None:
