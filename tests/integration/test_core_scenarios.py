@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from spoolrt.spooldir.slots import read_slot, running_tasks, slot_paths
 from tests.support.uwsgi import UwsgiInstance, wait_for
 
 
@@ -189,7 +190,7 @@ def test_killed_spooler_reruns_the_task_to_completion(runtime: UwsgiInstance) ->
 
 def test_a_task_that_kills_its_process_every_time_ends_failed(runtime: UwsgiInstance) -> None:
     # uWSGI alone would re-run it at every scan forever (the harakiri poison-pill loop)
-    runtime.enqueue("coretasks:kills_its_process", "oom")  # retries=1: two runs at most
+    task_id = runtime.enqueue("coretasks:kills_its_process", "oom")["id"]  # retries=1: 2 runs
     runs = runtime.wait_runs("kills_its_process", 2, timeout=30)
     failed = wait_for(lambda: runtime.area("failed"), timeout=30, what="failed copy")
     record = json.loads((failed[0].parent / (failed[0].name + ".json")).read_text())
@@ -197,6 +198,13 @@ def test_a_task_that_kills_its_process_every_time_ends_failed(runtime: UwsgiInst
     assert [r["attempt"] for r in runs] == [1, 2]
     wait_for(lambda: runtime.pending() == [], what="the original file to go")
     assert len(runtime.runs("kills_its_process")) == 2
+    # The interruptions were recognised from the dead processes' slots (no "started" row):
+    # the store ends the task failed after its attempts, and no slot still names it.
+    status = runtime.post("/status", {"id": task_id})
+    assert status["status"] == "failed" and status["attempts"] == 2, status
+    assert "TaskInterrupted" in (status["error"] or ""), status
+    assert task_id not in running_tasks(str(runtime.spool_dir))
+    assert [s for s in map(read_slot, slot_paths(str(runtime.spool_dir))) if s] == []
 
 
 # --- priorities: need spooler-ordered ----------------------------------------------------------
