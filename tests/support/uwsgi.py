@@ -168,6 +168,8 @@ class UwsgiInstance(RuntimeClient):
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self, timeout: float = 30.0) -> UwsgiInstance:
+        if self.proc is not None and self.proc.poll() is None:
+            raise AssertionError(f"this uwsgi runs already (pid {self.proc.pid}): stop it first")
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -217,7 +219,9 @@ class UwsgiInstance(RuntimeClient):
         return self.proc.returncode
 
     def __enter__(self) -> UwsgiInstance:
-        return self.start()
+        # An instance started already is used as it is: starting it again would launch a second
+        # master and leave the first one running after the block (stop() knows only the last).
+        return self if self.proc is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

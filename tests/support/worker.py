@@ -203,7 +203,7 @@ class WorkerRuntime(RuntimeClient):
         return self.worker.stop(timeout)
 
     def __enter__(self) -> WorkerRuntime:
-        return self.start()
+        return self if self.server is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
