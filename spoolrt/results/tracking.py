@@ -127,6 +127,14 @@ def current_record(spool_dir: str, task_id: str) -> TaskRecord | None:
     )  # fmt: skip
 
 
+def release_lost_run(envelope: Envelope, spool_dir: str) -> None:
+    """A duplicate that was refused may be the rerun of a run killed after its outcome was
+    stored: the dead process's slot still names that attempt; it is accounted for now."""
+    board = board_for(spool_dir)
+    if board is not None:
+        board.release_interrupted(envelope.task_id, envelope.attempt)
+
+
 def already_ran(envelope: Envelope, spool_dir: str) -> TaskRecord | None:
     """The store's record when this delivery must not run: the task already reached a final
     status (whatever attempt the file says), or this very attempt already ran and was
@@ -195,19 +203,19 @@ class StoreObserver:
         run, self._run = self._run, None
         if envelope is None or result_mode(envelope) == "off":
             return
-        started_at = None
-        if run is not None and run[0] == envelope.task_id:
-            started_at = run[1]
-            # Idle first, then the outcome: a kill in between re-runs the file as a plain
-            # at-least-once delivery, never as an "interrupted" run of a task that completed.
-            board = board_for(spool_dir) if self.slots else None
-            if board is not None:
+        ours = run is not None and run[0] == envelope.task_id
+        started_at = run[1] if run is not None and ours else None
+        try:
+            # The outcome first, then the slot goes idle: a kill in between leaves a store
+            # that knows the run is over, so the file dropped back by the restart is refused
+            # as a duplicate (``already_ran``) instead of running its body a second time.
+            self._record(report, envelope, spool_dir, started_at)
+        finally:
+            board = board_for(spool_dir) if self.slots and ours else None
+            if board is not None and run is not None:
                 board.finish()
                 if run[2] is not None:
                     board.consumed(run[2])
-        try:
-            self._record(report, envelope, spool_dir, started_at)
-        finally:
             # After the store knows: a reader between the two must find the task somewhere
             # (the index while its file is pending, the store once it ran), never nowhere.
             forget_id(spool_dir, envelope.task_id)

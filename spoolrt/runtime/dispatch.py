@@ -32,7 +32,7 @@ from spoolrt.core.outcomes import (
 )
 from spoolrt.core.registry import task_types
 from spoolrt.results.base import TaskRecord
-from spoolrt.results.tracking import StoreObserver, already_ran
+from spoolrt.results.tracking import StoreObserver, already_ran, release_lost_run
 from spoolrt.runtime.admission import Admission
 from spoolrt.runtime.deferred import Deferred, DeferredOutcomes
 from spoolrt.runtime.report import DispatchObserver, Report
@@ -267,6 +267,7 @@ class Dispatcher:
             "task": envelope.label,
         }
         kept = keep_aside(spool_dir, QUARANTINE, file_name, original_bytes(packet), record)
+        release_lost_run(envelope, spool_dir)
         log.warning(
             "not run: %s (%s) -> %s", escape_name(file_name), detail, escape_name(str(kept))
         )

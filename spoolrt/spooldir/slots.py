@@ -168,6 +168,14 @@ class SlotBoard:
             os.pwrite(self._fd, _IDLE, _HEADER_SIZE)
             self._busy = False
 
+    def release_interrupted(self, task_id: str, attempt: int) -> None:
+        """Remove the slot of a dead process that was running this attempt, if there is one:
+        the attempt's run is accounted for another way (its outcome was stored before the
+        process died, and the file that came back is refused as a duplicate)."""
+        dead = self._find_interrupted(task_id, attempt)
+        if dead is not None:
+            self.consumed(dead)
+
     def consumed(self, slot: SlotRecord) -> None:
         """A dead process's slot whose lost run has been accounted for: remove it."""
         fd = self._peers.pop(slot.path, None)
