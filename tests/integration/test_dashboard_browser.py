@@ -54,6 +54,9 @@ def browser() -> Iterator[Any]:
         options.add_argument(flag)
     options.add_argument("--window-size=1280,900")
     driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    # A click that submits a form returns before the next page is there: look-ups wait for
+    # what they name (up to 5 s) instead of reading the page being left.
+    driver.implicitly_wait(5)
     try:
         yield driver
     finally:
