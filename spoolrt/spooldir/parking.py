@@ -22,12 +22,14 @@ every listing (``Spooler.get_tasks``, ``spoolrt ls``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import time
 from collections.abc import Iterator
 
 from spoolrt.core.config import get_settings
+from spoolrt.core.errors import SpoolWriteError
 from spoolrt.spooldir.layout import (
     STATE_DIR,
     ensure_state_dir,
@@ -87,12 +89,15 @@ def place_spool_file(
             return write_atomic(
                 bucket, new_file_name(), data, mtime=float(math.ceil(at)), durable=durable
             )
-        except FileNotFoundError as exc:
-            # A promoting process removed the bucket, empty, between its creation and our write
-            # (a bucket due soon is promoted while it is still filled): make it again.
-            if attempt + 1 == _RACE_ATTEMPTS:
-                raise spool_write_error(exc, bucket) from exc
         except OSError as exc:
+            # A promoting process removed the bucket, empty, between its creation and our write
+            # (a bucket due soon is promoted while it is still filled): make it again. The
+            # writer may already have turned the ENOENT into a SpoolDirUnavailable.
+            if exc.errno == errno.ENOENT and attempt + 1 < _RACE_ATTEMPTS:
+                continue
+            if isinstance(exc, SpoolWriteError):
+                raise
+            raise spool_write_error(exc, bucket) from exc
             raise spool_write_error(exc, bucket) from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
