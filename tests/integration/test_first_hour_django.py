@@ -18,8 +18,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("django")
-
 SETTINGS = """
 SECRET_KEY = "first-hour-secret"
 INSTALLED_APPS = ["spoolrt.contrib.django"]

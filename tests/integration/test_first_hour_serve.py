@@ -17,8 +17,6 @@ import pytest
 
 from tests.support.uwsgi import REPO
 
-pytest.importorskip("uwsgiconf")
-
 FLASK_EXAMPLE = REPO / "examples" / "flask_app"
 
 

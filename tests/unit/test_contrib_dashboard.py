@@ -129,7 +129,6 @@ print(json.dumps(seen))
 def test_the_django_include_lets_staff_look_and_superusers_act(
     spool: LocalSpool, tmp_path: Path
 ) -> None:
-    pytest.importorskip("django")
     handle = always_fails()
     assert spool.run_until_empty() == {"failed": 1}
     key = get_settings().secret_key  # the child must verify the files this process signed
