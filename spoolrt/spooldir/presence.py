@@ -70,9 +70,17 @@ def _read_boot_id() -> str:
     return _boot_id
 
 
+#: ``/proc/<pid>/stat`` states of a process that has exited: zombie, dead.
+_GONE_STATES = (b"Z", b"X", b"x")
+
+
 def start_token(pid: int) -> str | None:
     """``<boot id>:<start time in clock ticks>`` of a live process, None if it is gone or the
-    platform cannot tell. Two processes never share a token, whatever their pids."""
+    platform cannot tell. Two processes never share a token, whatever their pids.
+
+    A zombie (killed, not yet waited for) is gone: its ``/proc`` entry keeps pid and start
+    time until it is reaped, which after a kill -9 of a uWSGI master and its spooler can be
+    later than the restarted spooler's first look at the dead one's slot."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
@@ -80,7 +88,7 @@ def start_token(pid: int) -> str | None:
         return None
     # The command name (field 2) may hold spaces and parentheses: count from the last ')'.
     fields = stat[stat.rfind(b")") + 2 :].split()
-    if len(fields) < 20:
+    if len(fields) < 20 or fields[0] in _GONE_STATES:
         return None
     return f"{_read_boot_id()}:{fields[19].decode()}"
 

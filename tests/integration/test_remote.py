@@ -147,12 +147,14 @@ def test_kill_9_of_a_node_mid_run_loses_no_acknowledged_task_and_runs_none_twice
     by_node = runs_by_node(nodes)
     total = sum(by_node.values(), Counter())
     assert {tag for tag, _ in total} == set(handles)
+    # No attempt runs twice. The one task the victim's spooler was running when it was killed
+    # may run again after the restart, but as its next attempt: the dead spooler's slot names
+    # the lost run (a restart faster than the dead spooler is reaped once ran it again as the
+    # same attempt, taking the zombie for alive).
     twice = [k for k, n in total.items() if n > 1]
-    # The guarantee is at-least-once per node: the one task the victim's spooler was running
-    # when it was killed may run again there after the restart. No task runs on two nodes,
-    # and nothing else runs twice.
-    assert len(twice) <= 1, twice
-    assert all(by_node[nodes[1].address][k] == 0 for k in twice), twice
+    assert not twice, twice
+    on_both = {t for t, _ in by_node[victim.address]} & {t for t, _ in by_node[nodes[1].address]}
+    assert not on_both, on_both
     assert on_victim <= {tag for tag, _ in by_node[victim.address]}
 
 
