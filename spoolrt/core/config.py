@@ -27,6 +27,7 @@ ENV_UNSIGNED = "SPOOLRT_UNSAFE_NO_SIGNING"
 ENV_EAGER = "SPOOLRT_EAGER"
 ENV_PARK_AFTER = "SPOOLRT_PARK_AFTER"
 ENV_UNRESOLVED_GRACE = "SPOOLRT_UNRESOLVED_GRACE"
+ENV_SCHEDULER = "SPOOLRT_SCHEDULER"
 
 
 #: Derived key -> where its secret came from ("Django's SECRET_KEY"), so that what reports the
@@ -63,6 +64,12 @@ class Settings:
     #: Pools of uWSGI nodes that tasks are sent to over the network, by the name a task uses as
     #: its spooler: ``{"reports": ["10.0.0.5:3031", "10.0.0.6:3031"]}`` (see ``RemotePool``).
     remote: dict[str, RemotePool] = field(default_factory=dict)
+    #: Whether this process fires schedule slots (``spoolrt.api.schedules.ticking``): False on
+    #: every node of a pool but the one scheduler node; env ``SPOOLRT_SCHEDULER``.
+    scheduler: bool = defaults.SCHEDULER
+    #: The dashboards of each pool's nodes, for the pool-wide views (``spoolrt ls --node
+    #: <pool>``, the dashboard's pool page): ``{"reports": ["10.0.0.5:9181", "http://..."]}``.
+    dashboards: dict[str, list[str]] = field(default_factory=dict)
     _signer: Signer | None = field(default=None, repr=False)
 
     def signer(self) -> Signer | None:
@@ -206,6 +213,24 @@ def to_pools(value: Any, label: str) -> dict[str, RemotePool]:
     return pools
 
 
+def to_dashboards(value: Any, label: str) -> dict[str, list[str]]:
+    """``{pool: ["host:port" or "http(s)://host:port/prefix", ...]}``: where each node of a pool
+    serves its dashboard (its JSON API is what the pool-wide views read)."""
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{label}: {value!r} is not a dict of pool name -> dashboards")
+    found: dict[str, list[str]] = {}
+    for name, urls in value.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"{label}: pool name {name!r} is not a non-empty str")
+        if isinstance(urls, (str, bytes)) or not hasattr(urls, "__iter__"):
+            raise ConfigurationError(f"{label}[{name!r}]: {urls!r} is not a list of addresses")
+        listed = [str(url) for url in urls]
+        if not listed or not all(url.strip() for url in listed):
+            raise ConfigurationError(f"{label}[{name!r}]: give at least one non-empty address")
+        found[name] = listed
+    return found
+
+
 def _one_of(*choices: str) -> Callable[[Any, str], str]:
     def check(value: Any, label: str) -> str:
         if value not in choices:
@@ -220,6 +245,7 @@ READERS: dict[str, Callable[[Any, str], Any]] = {
     "signing": to_bool,
     "durable_writes": to_bool,
     "eager": to_bool,
+    "scheduler": to_bool,
     "retries": to_count,
     "retry_delay": to_seconds,
     "retry_cap": to_seconds,
@@ -227,6 +253,7 @@ READERS: dict[str, Callable[[Any, str], Any]] = {
     "unresolved_grace": to_seconds,
     "spool_dirs": to_dirs,
     "remote": to_pools,
+    "dashboards": to_dashboards,
     "serializer": _one_of(*SERIALIZERS),
     "results": _one_of(*defaults.RESULT_MODES),
 }
@@ -247,6 +274,7 @@ def _from_environment() -> Settings:
         (ENV_EAGER, "eager"),
         (ENV_PARK_AFTER, "park_after"),
         (ENV_UNRESOLVED_GRACE, "unresolved_grace"),
+        (ENV_SCHEDULER, "scheduler"),
     ):
         text = os.environ.get(env, "").strip()
         if text:
@@ -307,7 +335,10 @@ def overridden(**options: Any) -> Iterator[Settings]:
     global _settings
     previous = get_settings()
     _settings = replace(
-        previous, spool_dirs=list(previous.spool_dirs), remote=dict(previous.remote)
+        previous,
+        spool_dirs=list(previous.spool_dirs),
+        remote=dict(previous.remote),
+        dashboards=dict(previous.dashboards),
     )
     try:
         yield configure(**options)

@@ -118,3 +118,11 @@ REMOTE_TIMEOUT = 5.0
 #: refused, the node resets the connection, so the sender checks the size itself; raise it per
 #: pool (``{"nodes": [...], "buffer_size": 32768}``) together with the nodes' ``buffer-size``.
 REMOTE_BUFFER_SIZE = 4096
+
+#: Whether this process fires schedule slots. True suits one node; in a pool of nodes that load
+#: the same app, set it False (``SPOOLRT_SCHEDULER=0``) on every node but the scheduler node.
+SCHEDULER = True
+
+#: Seconds a pool-wide view (``spoolrt ls --node``, the dashboard's pool page) waits for one
+#: node's dashboard: a node that has not answered by then is marked, never waited on longer.
+NODE_TIMEOUT = 3.0

@@ -237,6 +237,35 @@ def test_next_wakeup_is_the_next_slot_after_a_tick(spool: Path) -> None:
     assert schedule_module.next_wakeup() == utc(9, 5)
 
 
+def test_a_node_that_is_not_the_scheduler_fires_nothing_and_says_so_once(
+    spool: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    Spooler.periodic(seconds=60, start_now=True, name="tests.pool")(lambda: None)
+    spoolrt.configure(scheduler=False)
+    with caplog.at_level(logging.INFO, logger="spoolrt.schedule"):
+        assert schedule_module.tick(utc(9, 0, 5)) == []
+        assert schedule_module.tick(utc(9, 1, 5)) == []
+    told = [r for r in caplog.records if "scheduler=False" in r.getMessage()]
+    assert len(told) == 1
+    assert spooled(spool) == [] and not (spool / ".spoolrt" / "schedule").exists()
+    spoolrt.configure(scheduler="yes")  # made the scheduler: it fires from its next tick
+    assert [h.task_id for h in schedule_module.tick(utc(9, 2, 5))] == [
+        slot_key("tests.pool", utc(9, 2))
+    ]
+
+
+def test_the_scheduler_setting_is_read_from_the_environment_by_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPOOLRT_SCHEDULER", "0")
+    spoolrt.core.config.reset()
+    assert spoolrt.get_settings().scheduler is False
+    monkeypatch.setenv("SPOOLRT_SCHEDULER", "sometimes")
+    spoolrt.core.config.reset()
+    with pytest.raises(spoolrt.ConfigurationError, match="SPOOLRT_SCHEDULER"):
+        spoolrt.get_settings()
+
+
 def test_no_spooler_is_reported_once_and_ticks_spool_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

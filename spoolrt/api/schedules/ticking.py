@@ -9,6 +9,12 @@ one slot (logged), and never runs it twice.
 Who calls ``tick()``: under uWSGI a timer signal from the master, delivered to one spooler
 process each second (``spoolrt.runtime.ticker``); outside uWSGI the pure-Python worker, once
 per loop.
+
+Across nodes. Claims are per spool directory, so nodes with their own directories (a pool,
+see "More than one machine") would each fire every slot. One node fires them: every other node
+sets ``configure(scheduler=False)`` (``SPOOLRT_SCHEDULER=0``), and its ``tick()`` spools
+nothing. Two nodes that both fire a schedule are shown by ``spoolrt schedules --node ...``,
+which finds the same slot id on both (``spoolrt.observe.fanout``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from datetime import datetime, timezone
 from spoolrt.api.schedules.claims import SlotClaims
 from spoolrt.api.schedules.entries import ScheduleRegistry, ScheduleTicker, registry
 from spoolrt.api.schedules.spooling import spool_entry, target_options
+from spoolrt.core.config import get_settings
 from spoolrt.core.errors import SpoolrtError
 from spoolrt.sending.enqueue import resolve_spool_dir
 from spoolrt.sending.handle import TaskHandle
@@ -51,11 +58,16 @@ class ScheduleDriver:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._reported: set[tuple[str, str]] = set()
+        self._told_off = False
 
     def tick(self, now: datetime | None = None) -> list[TaskHandle]:
         """Spool the slots due at ``now`` (default: the clock) that this process won."""
         if self._pid != os.getpid():  # forked while another thread may have held the lock
             self._pid, self._lock = os.getpid(), threading.Lock()
+        if not get_settings().scheduler:
+            self._say_off()
+            return []
+        self._told_off = False
         with self._lock:
             handles: list[TaskHandle] = []
             for spool_dir, view in self._views().items():
@@ -80,6 +92,16 @@ class ScheduleDriver:
                             due.slot.isoformat(),
                         )
             return handles
+
+    def _say_off(self) -> None:
+        """Once per switch: a node that fires nothing says so, for whoever wonders why."""
+        if not self._told_off and len(self.registry):
+            self._told_off = True
+            log.info(
+                "schedules are not fired in pid %d: scheduler=False (SPOOLRT_SCHEDULER=0); "
+                "the pool's scheduler node fires them",
+                os.getpid(),
+            )
 
     def _views(self) -> dict[str, ScheduleRegistry]:
         """The registry split by target spool directory (resolved each tick: cheap, and right
