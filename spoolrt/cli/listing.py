@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from spoolrt.cli import history, results, stats
+from spoolrt.cli import history, nodes, results, stats
 from spoolrt.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -71,6 +71,7 @@ def register(subparsers: Any) -> None:
             "spoolrt ls --task 'myapp.tasks:send_*' --newest -n 20",
             "spoolrt ls --status done --since 1h -n 20 --offset 20   # history, second page",
             "spoolrt ls --spool /var/spool/app --json | jq '.tasks[].id'",
+            "spoolrt ls --node 10.0.0.5:9181 --node 10.0.0.6:9181 --status failed",
         )
         + "\n\n"
         + "JSON shape: see `pydoc spoolrt.cli.listing`.",
@@ -95,6 +96,7 @@ def register(subparsers: Any) -> None:
     ls.add_argument("-n", "--limit", type=int, metavar="N", help="show at most N tasks")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     add_discovery_options(ls)
+    nodes.add_node_options(ls)
     ls.set_defaults(handler=cmd_ls)
 
     show = subparsers.add_parser(
@@ -119,11 +121,16 @@ def register(subparsers: Any) -> None:
         "stats",
         help="counts per state and per task, oldest pending age, per spooler",
         description="Count the task files of each spool directory by state and by task.",
-        epilog=examples("spoolrt stats", "spoolrt stats --spool /var/spool/a --spool /b --json"),
+        epilog=examples(
+            "spoolrt stats",
+            "spoolrt stats --spool /var/spool/a --spool /b --json",
+            "spoolrt stats --node reports --node-auth-file ~/.spoolrt-nodes   # a pool",
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     counting.add_argument("--json", action="store_true", help="machine-readable output")
     add_discovery_options(counting)
+    nodes.add_node_options(counting)
     counting.set_defaults(handler=stats.cmd_stats)
 
 
@@ -132,6 +139,8 @@ def register(subparsers: Any) -> None:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     import_apps(args.app)
+    if args.node:
+        return nodes.cmd_ls(args)
     dirs, _source = find_spool_dirs(args.spool)
     signer, warning = read_signer()
     now = time.time()

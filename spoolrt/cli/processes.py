@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from spoolrt.cli import nodes
 from spoolrt.cli._common import (
     EXIT_OK,
     add_discovery_options,
@@ -39,16 +40,23 @@ def register(subparsers: Any) -> None:
         help="spooler processes of each spool directory, busy or idle, and their current task",
         description="List the spooler processes announced in each spool directory (uWSGI "
         "spoolers running spoolrt, `spoolrt worker`), whether each is busy, and the task it runs.",
-        epilog=examples("spoolrt ps", "spoolrt ps --spool /var/spool/app --json"),
+        epilog=examples(
+            "spoolrt ps",
+            "spoolrt ps --spool /var/spool/app --json",
+            "spoolrt ps --node 10.0.0.5:9181 --node 10.0.0.6:9181",
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     add_discovery_options(parser)
+    nodes.add_node_options(parser)
     parser.set_defaults(handler=cmd_ps)
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
     import_apps(args.app)
+    if args.node:
+        return nodes.cmd_ps(args)
     dirs, _source = find_spool_dirs(args.spool)
     signer, _warning = read_signer()
     now = time.time()

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from spoolrt.cli import nodes
 from spoolrt.cli._common import (
     EXIT_OK,
     add_discovery_options,
@@ -45,17 +46,21 @@ def register(subparsers: Any) -> None:
         epilog=examples(
             "spoolrt schedules --app myproject.tasks",
             "spoolrt schedules --app myproject.tasks --next 5 --json",
+            "spoolrt schedules --node reports   # each node's, warns of a slot fired twice",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--next", type=int, default=3, metavar="N", help="next runs to show")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     add_discovery_options(parser)
+    nodes.add_node_options(parser)
     parser.set_defaults(handler=cmd_schedules)
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
     imported = import_apps(args.app)
+    if args.node:
+        return nodes.cmd_schedules(args)
     dirs, _source = find_spool_dirs(args.spool, required=False)
     listed = describe_all(dirs, args.next, _warn_store)
     if args.json:

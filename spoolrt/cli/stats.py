@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from spoolrt.cli import results
+from spoolrt.cli import nodes, results
 from spoolrt.cli._common import (
     EXIT_OK,
     find_spool_dirs,
@@ -22,6 +22,8 @@ from spoolrt.observe.scan import Entry, State, scan
 
 def cmd_stats(args: argparse.Namespace) -> int:
     import_apps(args.app)
+    if args.node:
+        return nodes.cmd_stats(args)
     dirs, _source = find_spool_dirs(args.spool)
     signer, _warning = read_signer()
     now = time.time()

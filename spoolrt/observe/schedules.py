@@ -10,7 +10,10 @@ Shape of ``describe()``::
     {"name": str, "schedule": str, "task": str, "next": [ISO time, ...],
      "last": {"id": str, "status": str, "finished_at": t|null, "error": str|null,
               "spooler": DIR} | null,
-     "last_success": t|null}
+     "last_success": t|null, "recent": [slot id, ...]}
+
+``recent`` holds the ids of the newest ``RECENT`` slots that ran (over all ``dirs``): the
+pool-wide view compares them across nodes to find a slot fired twice (``observe.fanout``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from spoolrt.core.errors import ResultStoreError
 from spoolrt.observe.history import last_activity, last_success, schedule_runs, store_of
 from spoolrt.sending.enqueue import resolve_spool_dir
 from spoolrt.sending.handle import TaskHandle
+
+#: How many of a schedule's newest slot ids ``describe`` lists (``recent``).
+RECENT = 5
 
 #: Told about a store that could not be read (its directory, the error); the rest still shows.
 OnStoreError = Callable[[str, ResultStoreError], None]
@@ -64,16 +70,18 @@ def describe(
     """One schedule as the shape above, its last run the newest over the stores of ``dirs``."""
     last: dict[str, Any] | None = None
     success: float | None = None
+    recent: list[tuple[float, str]] = []
     for spool_dir in dirs:
         with store_of(spool_dir) as store:
             if store is None:
                 continue
             try:
-                runs = schedule_runs(store, entry.name, limit=1)
+                runs = schedule_runs(store, entry.name, limit=RECENT)
                 when = last_success(store, entry.name)
             except ResultStoreError as exc:
                 on_error(spool_dir, exc)
                 continue
+        recent += [(last_activity(r) or 0.0, r.task_id) for r in runs]
         if when is not None:
             success = max(when, success or 0.0)
         if runs and (last is None or (last_activity(runs[0]) or 0.0) > last["_at"]):
@@ -95,6 +103,7 @@ def describe(
         "next": [moment.isoformat() for moment in next_runs(entry, count, now)],
         "last": last,
         "last_success": success,
+        "recent": [task_id for _, task_id in sorted(recent, reverse=True)[:RECENT]],
     }
 
 
