@@ -13,7 +13,10 @@
 Configuration (``app.config``), each key mapping to the ``spoolrt.configure()`` option of the same
 name: ``SPOOLRT_SPOOL_DIRS``, ``SPOOLRT_SECRET_KEY``, ``SPOOLRT_OLD_KEYS``, ``SPOOLRT_EAGER``,
 ``SPOOLRT_SERIALIZER``, ``SPOOLRT_RETRIES``, ``SPOOLRT_RETRY_DELAY``, ``SPOOLRT_RETRY_CAP``,
-``SPOOLRT_RESULTS``, ``SPOOLRT_RESULT_STORE``, ``SPOOLRT_SIGNING``, ``SPOOLRT_DURABLE_WRITES``;
+``SPOOLRT_RESULTS``, ``SPOOLRT_RESULT_STORE``, ``SPOOLRT_SIGNING``, ``SPOOLRT_DURABLE_WRITES``,
+``SPOOLRT_REMOTE`` (pools of nodes: ``{"reports": ["10.0.0.5:3031", ...]}``),
+``SPOOLRT_DASHBOARDS`` (their dashboards, for the pool views), ``SPOOLRT_SCHEDULER`` (False on
+every node of a pool but one);
 an unknown ``SPOOLRT_*`` key is an error, and values are read by type as ``configure()`` reads them
 (``SPOOLRT_EAGER = "false"`` is False; ``"maybe"`` is refused naming the key).
 ``SPOOLRT_IMPORTS`` lists task modules to import; by default ``<app package>.tasks`` is imported

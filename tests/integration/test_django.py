@@ -202,6 +202,10 @@ print(json.dumps({
     "retries": s.retries,
     "eager_inside_override": eager_inside,
     "eager_after_override": spoolrt.get_settings().eager,
+    "remote": {name: [list(n) for n in pool.nodes] for name, pool in s.remote.items()},
+    "remote_timeout": {name: pool.timeout for name, pool in s.remote.items()},
+    "dashboards": s.dashboards,
+    "scheduler": s.scheduler,
 }))
 """
 
@@ -230,6 +234,27 @@ def test_settings_configure_spoolrt_with_a_key_derived_from_secret_key(tmp_path:
 def test_explicit_spoolrt_key_wins(tmp_path: Path) -> None:
     found = django_settings({"SECRET_KEY": "explicit-key"}, tmp_path)
     assert not found["key_derived"] and found["secret_key"] == "explicit-key"
+
+
+def test_settings_name_remote_pools_their_dashboards_and_the_scheduler(tmp_path: Path) -> None:
+    found = django_settings(
+        {
+            "REMOTE": {"reports": {"nodes": ["10.0.0.5:3031", "10.0.0.6:3031"], "timeout": 2}},
+            "DASHBOARDS": {"reports": ["10.0.0.5:9181", "http://10.0.0.6/spoolrt"]},
+            "SCHEDULER": "false",
+        },
+        tmp_path,
+    )
+    assert found["remote"] == {"reports": [["10.0.0.5", 3031], ["10.0.0.6", 3031]]}
+    assert found["remote_timeout"] == {"reports": 2.0}
+    assert found["dashboards"] == {"reports": ["10.0.0.5:9181", "http://10.0.0.6/spoolrt"]}
+    assert found["scheduler"] is False
+
+
+def test_a_bad_remote_pool_stops_django_start_up_naming_the_key(tmp_path: Path) -> None:
+    found = django_settings({"REMOTE": {"reports": ["10.0.0.5"]}}, tmp_path)
+    assert found["error"] == "ImproperlyConfigured"
+    assert "settings.SPOOLRT['REMOTE']" in found["message"] and "HOST:PORT" in found["message"]
 
 
 def test_misspelt_setting_stops_django_start_up(tmp_path: Path) -> None:

@@ -16,8 +16,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import flask
 import pytest
 
+from spoolrt.contrib.flask import Spoolrt
+from spoolrt.core.options import TaskOptions
+from spoolrt.sending.enqueue import enqueue
+from spoolrt.sending.handle import RemoteTaskHandle
 from tests.support.uwsgi import APPS, UwsgiInstance, free_port, wait_for
 
 PASSWORD = "pool-viewer-password"
@@ -188,3 +193,26 @@ def test_a_node_refusing_the_credentials_is_marked_not_skipped(make_pool: Any) -
     result = spoolrt_cli("stats", "--node", node.dashboard, auth=False)
     assert result.returncode == 3
     assert "refused the credentials (HTTP 401)" in result.stderr
+
+
+# --- framework settings -----------------------------------------------------------------------
+
+
+def test_a_pool_named_in_flask_config_takes_tasks_on_a_real_node(make_pool: Any) -> None:
+    (node,) = make_pool(False)
+    app = flask.Flask("pool_settings_app")
+    app.config.update(
+        SPOOLRT_SECRET_KEY=node.uwsgi.env["SPOOLRT_SECRET_KEY"],
+        SPOOLRT_REMOTE={"reports": {"nodes": [node.uwsgi.env["SPOOLRT_SOCKET"]], "timeout": 5}},
+    )
+    Spoolrt(app)
+    handle = enqueue(
+        TaskOptions(spooler="reports"),
+        type_id="fcall",
+        message="ucfg_fcall",
+        name="pooltasks:later",
+        payload={"func": "pooltasks:later", "arg": ("from-flask",), "kwg": {}},
+    )
+    assert isinstance(handle, RemoteTaskHandle)
+    assert handle.node == node.uwsgi.env["SPOOLRT_SOCKET"]
+    node.uwsgi.wait_runs("later", 1, tag="from-flask")

@@ -131,6 +131,50 @@ def test_flask_unknown_spoolrt_key_is_refused() -> None:
         Spoolrt(_flask_app(SPOOLRT_SPOOL_DIR="/x"))
 
 
+def test_flask_config_names_remote_pools_their_dashboards_and_the_scheduler() -> None:
+    from spoolrt.contrib.flask import Spoolrt
+
+    pool = {"nodes": ["10.0.0.5:3031", "/run/node.sock"], "timeout": "2"}
+    Spoolrt(
+        _flask_app(
+            SPOOLRT_REMOTE={"reports": pool},
+            SPOOLRT_DASHBOARDS={"reports": ["10.0.0.5:9181"]},
+            SPOOLRT_SCHEDULER="false",
+        )
+    )
+    settings = spoolrt.get_settings()
+    reports = settings.remote["reports"]
+    assert reports.nodes == (("10.0.0.5", 3031), ("/run/node.sock", 0))
+    assert reports.timeout == 2.0
+    assert settings.dashboards == {"reports": ["10.0.0.5:9181"]}
+    assert settings.scheduler is False
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("SPOOLRT_REMOTE", ["10.0.0.5:3031"], "dict of pool name"),
+        ("SPOOLRT_REMOTE", {"reports": []}, "at least one node"),
+        ("SPOOLRT_REMOTE", {"reports": ["10.0.0.5"]}, "HOST:PORT"),
+        ("SPOOLRT_DASHBOARDS", {"reports": "10.0.0.5:9181"}, "list of addresses"),
+        ("SPOOLRT_SCHEDULER", "sometimes", "not a boolean"),
+    ],
+)
+def test_flask_refuses_a_bad_pool_setting_under_its_config_key(
+    key: str, value: object, problem: str
+) -> None:
+    from spoolrt.contrib.flask import Spoolrt
+
+    with pytest.raises(ConfigurationError, match=f"{key}.*{problem}"):
+        Spoolrt(_flask_app(**{key: value}))
+    assert spoolrt.get_settings().remote == {}  # nothing half-applied
+
+
+def test_settings_map_remote_to_configure_options() -> None:
+    options = options_from_settings({"REMOTE": {"r": ["h:1"]}, "SCHEDULER": "0"}, source="t")
+    assert options["remote"]["r"].nodes == (("h", 1),) and options["scheduler"] is False
+
+
 def test_flask_imports_the_tasks_module_of_the_app_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

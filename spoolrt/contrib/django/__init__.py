@@ -9,6 +9,9 @@ Settings, all optional, in one dict::
         "RETRIES": 3, "RETRY_DELAY": 1.0,    # defaults for every task
         "RESULTS": "all",                    # the result store keeps: all, status, off
         "TASK_MODULES": ["tasks"],           # what to import from every installed app
+        "REMOTE": {"reports": ["10.0.0.5:3031", "10.0.0.6:3031"]},  # pools of nodes
+        "DASHBOARDS": {"reports": ["10.0.0.5:9181", "10.0.0.6:9181"]},  # their dashboards
+        "SCHEDULER": True,                   # False on every node of a pool but one
     }
 
 Every key but ``TASK_MODULES`` is the upper-case name of a ``spoolrt.configure()`` option; an
