@@ -29,6 +29,8 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 ENV_APP = "SPOOLRT_APP"
+#: The password of ``spoolrt dashboard``'s one operator, and what ``--node`` views send.
+ENV_DASHBOARD_PASSWORD = "SPOOLRT_DASHBOARD_PASSWORD"
 ENV_PYTHONPATH = "SPOOLRT_PYTHONPATH"
 #: Where ``spoolrt serve`` keeps its state (generated ini, default spool dir), relative to cwd.
 STATE_DIR = ".spoolrt-state"

@@ -6,6 +6,10 @@ or ``operator``; ``#`` comments; the file must not be readable by others) or, fo
 to start: the dashboard never serves without authorization. It binds to 127.0.0.1 unless told
 otherwise; put TLS in front of it (a reverse proxy) before exposing it, as basic auth sends the
 password with every request.
+
+``--node HOST:PORT|URL|POOL`` (repeatable) names the dashboards of a pool's other nodes for the
+pool page (``/pool``; default: ``configure(dashboards=...)``), asked with ``--node-auth-file``
+or ``$SPOOLRT_DASHBOARD_PASSWORD`` for ``--node-user``, as ``spoolrt ls --node`` asks them.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from spoolrt.cli._common import (
+    ENV_DASHBOARD_PASSWORD,
     EXIT_OK,
     CliError,
     UsageError,
@@ -26,10 +31,11 @@ from spoolrt.cli._common import (
     find_spool_dirs,
     import_apps,
 )
+from spoolrt.cli.nodes import add_node_options, read_credentials
 from spoolrt.core.errors import ConfigurationError
 from spoolrt.dashboard import CHALLENGE, OPERATOR, basic_auth, make_app
 
-ENV_PASSWORD = "SPOOLRT_DASHBOARD_PASSWORD"
+ENV_PASSWORD = ENV_DASHBOARD_PASSWORD
 
 
 def register(subparsers: Any) -> None:
@@ -42,6 +48,8 @@ def register(subparsers: Any) -> None:
             "spoolrt dashboard --spool /var/spool/app --bind 127.0.0.1:9181 "
             "--password-file /etc/spoolrt/users",
             f"{ENV_PASSWORD}=s3cret spoolrt dashboard --spool /var/spool/app",
+            "spoolrt dashboard --spool /var/spool/app --node 10.0.0.5:9181 --node 10.0.0.6:9181"
+            "   # /pool shows them",
         )
         + "\n\npassword file: one name:password:role a line (role viewer or operator)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -50,6 +58,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--password-file", metavar="FILE", help="users: name:password:role")
     parser.add_argument("--user", default="admin", help=f"the user of ${ENV_PASSWORD}")
     add_discovery_options(parser)
+    add_node_options(parser)
     parser.set_defaults(handler=cmd_dashboard)
 
 
@@ -97,7 +106,14 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     users = read_users(args.password_file, args.user)
     host, port = parse_bind(args.bind)
     try:
-        app = make_app(dirs, authorize=basic_auth(users), challenge=CHALLENGE)
+        app = make_app(
+            dirs,
+            authorize=basic_auth(users),
+            challenge=CHALLENGE,
+            nodes=args.node,
+            node_credentials=read_credentials(args.node_auth_file, args.node_user),
+            node_timeout=args.node_timeout,
+        )
     except ConfigurationError as exc:
         raise CliError(str(exc)) from exc
     with make_server(host, port, app, handler_class=_QuietHandler) as server:

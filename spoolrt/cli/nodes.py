@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from spoolrt.cli._common import (
+    ENV_DASHBOARD_PASSWORD,
     EXIT_OK,
     CliError,
     UsageError,
@@ -38,7 +39,6 @@ from spoolrt.cli._common import (
     warn,
     write_json,
 )
-from spoolrt.cli.dashboard import ENV_PASSWORD
 from spoolrt.core import defaults
 from spoolrt.core.config import get_settings
 from spoolrt.core.errors import ConfigurationError
@@ -53,6 +53,8 @@ from spoolrt.observe.fanout import (
     warning_of,
 )
 from spoolrt.observe.times import format_time
+
+ENV_PASSWORD = ENV_DASHBOARD_PASSWORD
 
 #: Some node did not answer (its rows are missing; the others' are shown).
 EXIT_NODE_DOWN = 3

@@ -34,11 +34,16 @@ CHALLENGE = 'Basic realm="spoolrt", charset="UTF-8"'
 
 
 def make_app(
-    spool_dirs: Sequence[str], *, authorize: Authorize | None = None, challenge: str | None = None
+    spool_dirs: Sequence[str],
+    *,
+    authorize: Authorize | None = None,
+    challenge: str | None = None,
+    **pool: Any,
 ) -> Dashboard:
     """The dashboard over ``spool_dirs``; ``authorize(environ, method, path) -> bool`` is
-    required (``ConfigurationError`` without it)."""
-    return Dashboard(spool_dirs, authorize=authorize, challenge=challenge)
+    required (``ConfigurationError`` without it). ``nodes=[...]``, ``node_credentials=`` and
+    ``node_timeout=`` set up the pool page (``spoolrt.dashboard.pool``)."""
+    return Dashboard(spool_dirs, authorize=authorize, challenge=challenge, **pool)
 
 
 def basic_auth(users: Mapping[str, tuple[str, str]]) -> Authorize:

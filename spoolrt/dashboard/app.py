@@ -34,14 +34,17 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
+from spoolrt.core import defaults
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.config import get_settings
 from spoolrt.core.errors import ConfigurationError, SpoolFileError, SpoolrtError
 from spoolrt.dashboard import pages, views
+from spoolrt.dashboard.pool import page_values, pool_nodes, pool_view
 from spoolrt.dashboard.templates import STYLE, environment
 from spoolrt.observe import metrics
 from spoolrt.observe.actions import cancel, requeue
 from spoolrt.observe.audit import record_action
+from spoolrt.observe.fanout import Credentials
 from spoolrt.observe.processes import spoolers
 from spoolrt.observe.schedules import describe_all
 
@@ -66,7 +69,8 @@ HEADERS = [
 
 class Dashboard:
     """The WSGI app over ``spool_dirs``. ``authorize`` is required; ``signer`` verifies files
-    (default: the process's key, as the spooler uses); ``challenge`` e.g. ``Basic realm=...``."""
+    (default: the process's key, as the spooler uses); ``challenge`` e.g. ``Basic realm=...``;
+    ``nodes``, ``node_credentials``, ``node_timeout``: the pool page (``dashboard.pool``)."""
 
     def __init__(
         self,
@@ -75,6 +79,9 @@ class Dashboard:
         authorize: Authorize | None = None,
         signer: Callable[[], Signer | None] | None = None,
         challenge: str | None = None,
+        nodes: Sequence[str] | None = None,
+        node_credentials: Credentials | None = None,
+        node_timeout: float = defaults.NODE_TIMEOUT,
     ) -> None:
         if authorize is None or not callable(authorize):
             raise ConfigurationError(
@@ -87,6 +94,7 @@ class Dashboard:
         self.challenge = challenge
         self._signer = signer or _default_signer
         self.templates = environment()
+        self.pool = (list(nodes or []), node_credentials, node_timeout)
 
     # --- WSGI -----------------------------------------------------------------------------
 
@@ -127,6 +135,8 @@ class Dashboard:
         if path == "/metrics":
             body = metrics.render(self.spool_dirs)
             return _answer(start_response, "200 OK", body, extra, metrics.CONTENT_TYPE)
+        if path in ("/pool", "/api/pool"):
+            return self._pool(environ, start_response, path, token, extra)
         if path.startswith("/api/"):
             try:
                 data = views.api(path, self.spool_dirs, self._signer, query)
@@ -169,6 +179,22 @@ class Dashboard:
             html = self._render("detail", context, title="task", t=detail)
         else:
             return _answer(start_response, "404 Not Found", b"not found\n", extra)
+        return _answer(start_response, "200 OK", html.encode(), extra)
+
+    def _pool(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        path: str,
+        token: str,
+        extra: list[tuple[str, str]],
+    ) -> Iterable[bytes]:
+        view, problem = pool_view(*self.pool)
+        if path == "/api/pool":
+            body = json.dumps(view, default=str).encode()
+            return _answer(start_response, "200 OK", body, extra, "application/json")
+        values = page_values(view, problem)
+        html = self._render("pool", self._context(environ, token), title="pool", **values)
         return _answer(start_response, "200 OK", html.encode(), extra)
 
     def _tasks(self, context: dict[str, Any], query: dict[str, str]) -> str:
@@ -259,7 +285,14 @@ class Dashboard:
             "when": _when,
             "secs": _secs,
             "title": "overview",
+            "pool_nodes": len(self._pool_nodes()),
         }
+
+    def _pool_nodes(self) -> list[Any]:
+        try:
+            return pool_nodes(self.pool[0])
+        except ConfigurationError:
+            return [None]  # a bad address: the pool page says which
 
     def _render(self, template: str, context: dict[str, Any], /, **values: Any) -> str:
         return str(self.templates.get_template(template).render({**context, **values}))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from spoolrt.core.errors import ConfigurationError
+from spoolrt.dashboard.pool import POOL
 
 INSTALL_HINT = (
     "the dashboard needs jinja2: pip install 'spoolrt[dashboard]' (quoted: zsh globs the brackets)"
@@ -34,6 +35,8 @@ BASE = """<!doctype html>
 <main>{% block body %}{% endblock %}</main></body></html>"""
 
 OVERVIEW = """{% extends "base" %}{% block body %}<h1>Overview</h1>
+{% if pool_nodes %}<p><a id="pool-link" href="{{ root }}/pool">the pool: {{ pool_nodes }} nodes</a>
+</p>{% endif %}
 {% for s in spoolers %}<h2>{{ s.spooler }}</h2><table id="overview"><tr>
 {% for state, n in s.files.items() %}<th>{{ state }}</th>{% endfor %}<th>oldest pending</th>
 <th>spoolers busy / idle</th></tr><tr>
@@ -166,6 +169,7 @@ def environment() -> Any:
             "schedules": SCHEDULES,
             "processes": PROCESSES,
             "audit": AUDIT,
+            "pool": POOL,
         }
     )
     return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)

@@ -119,8 +119,9 @@ def fetch(node: Node, path: str, credentials: Credentials | None, timeout: float
         with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read(MAX_ANSWER + 1)
     except urllib.error.HTTPError as exc:
-        why = {401: "refused the credentials", 403: "refused access", 404: "has no such API"}
-        return Answer(node, error=f"{why.get(exc.code, 'answered')} (HTTP {exc.code})")
+        refused = "refused the credentials"
+        why = {401: refused, 403: refused, 404: "has no such API"}.get(exc.code, "answered")
+        return Answer(node, error=f"{why} (HTTP {exc.code})")
     except urllib.error.URLError as exc:
         return Answer(node, error=f"did not answer: {_reason(exc.reason)}")
     except TimeoutError:
@@ -150,17 +151,38 @@ def fan_out(
     """Ask every node for ``path`` (or ``path(node)``: a page each node is at) at once; the
     answers in the order of ``nodes``, within about ``timeout`` seconds in all (a node still
     silent then is marked, not waited for)."""
+    jobs = [(node, path if isinstance(path, str) else path(node)) for node in nodes]
+    return _ask_all(jobs, credentials, timeout)
+
+
+def fan_out_paths(
+    nodes: Sequence[Node],
+    paths: Sequence[str],
+    credentials: Credentials | None = None,
+    timeout: float = defaults.NODE_TIMEOUT,
+) -> dict[str, list[Answer]]:
+    """Every node for every one of ``paths``, all at once (one wait of ``timeout`` in all):
+    the answers per path, each in the order of ``nodes``."""
+    jobs = [(node, path) for path in paths for node in nodes]
+    answers = _ask_all(jobs, credentials, timeout)
+    count = len(nodes)
+    return {path: answers[i * count : (i + 1) * count] for i, path in enumerate(paths)}
+
+
+def _ask_all(
+    jobs: Sequence[tuple[Node, str]], credentials: Credentials | None, timeout: float
+) -> list[Answer]:
     answers: dict[int, Answer] = {}
     lock = threading.Lock()
 
-    def ask(index: int, node: Node) -> None:
-        answer = fetch(node, path if isinstance(path, str) else path(node), credentials, timeout)
+    def ask(index: int, node: Node, path: str) -> None:
+        answer = fetch(node, path, credentials, timeout)
         with lock:
             answers.setdefault(index, answer)
 
     threads = [
-        threading.Thread(target=ask, args=(i, node), name="spoolrt-fanout", daemon=True)
-        for i, node in enumerate(nodes)
+        threading.Thread(target=ask, args=(i, node, path), name="spoolrt-fanout", daemon=True)
+        for i, (node, path) in enumerate(jobs)
     ]
     for thread in threads:
         thread.start()
@@ -168,9 +190,9 @@ def fan_out(
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     with lock:
-        for index, node in enumerate(nodes):
+        for index, (node, _path) in enumerate(jobs):
             answers.setdefault(index, Answer(node, error=f"no answer within {timeout:g}s"))
-        return [answers[index] for index in range(len(nodes))]
+        return [answers[index] for index in range(len(jobs))]
 
 
 def merged(answers: Sequence[Answer], key: str) -> list[dict[str, Any]]:
@@ -224,6 +246,7 @@ __all__ = [
     "Node",
     "duplicate_slots",
     "fan_out",
+    "fan_out_paths",
     "fetch",
     "merged",
     "parse_node",

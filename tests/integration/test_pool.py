@@ -5,11 +5,15 @@ mark the ones that do not answer. Every node is stopped by its PID."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -193,6 +197,88 @@ def test_a_node_refusing_the_credentials_is_marked_not_skipped(make_pool: Any) -
     result = spoolrt_cli("stats", "--node", node.dashboard, auth=False)
     assert result.returncode == 3
     assert "refused the credentials (HTTP 401)" in result.stderr
+
+
+# --- the dashboard's pool page ---------------------------------------------------------------
+
+
+@pytest.fixture
+def pool_dashboard(tmp_path: Path) -> Iterator[Any]:
+    """``spoolrt dashboard --node ...`` as a subprocess on loopback, stopped by its PID."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*nodes: str) -> str:
+        port = free_port()
+        spool = tmp_path / "local-spool"
+        spool.mkdir(exist_ok=True)
+        env = {**os.environ, "SPOOLRT_DASHBOARD_PASSWORD": PASSWORD}
+        command = [sys.executable, "-m", "spoolrt", "dashboard", "--spool", str(spool)]
+        command += ["--bind", f"127.0.0.1:{port}", "--user", "viewer", "--node-user", "viewer"]
+        command += ["--node-timeout", "1", *node_args(*nodes)]
+        with open(tmp_path / f"dashboard-{port}.log", "wb") as log:
+            started.append(
+                subprocess.Popen(
+                    command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(url), 20, 0.05, "spoolrt dashboard to serve")
+        return url
+
+    yield start
+    for proc in started:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def _get(url: str) -> tuple[int, str]:
+    auth = base64.b64encode(f"viewer:{PASSWORD}".encode()).decode()
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {auth}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return _get(url + "/style.css")[0] == 200
+    except OSError:
+        return False
+
+
+def test_the_dashboard_pool_page_shows_each_node_and_marks_the_dead_one(
+    make_pool: Any, pool_dashboard: Any
+) -> None:
+    a, b = make_pool(True, True)  # two schedulers: the page must name the slots fired twice
+    for node in (a, b):
+        node.uwsgi.request("/enqueue?tag=x&postpone=30")
+    dead = f"127.0.0.1:{free_port()}"
+    url = pool_dashboard(a.dashboard, b.dashboard, dead)
+    wait_for(lambda: set(a.beats()) & set(b.beats()), 20, what="a slot fired on both nodes")
+
+    def duplicates_seen() -> Any:
+        return json.loads(_get(url + "/api/pool")[1])["duplicates"]
+
+    wait_for(duplicates_seen, 20, 0.2, "the pool page to see a slot on both nodes")
+    view = json.loads(_get(url + "/api/pool")[1])
+    status = {n["node"]: n for n in view["nodes"]}
+    assert status[a.dashboard]["ok"] and status[b.dashboard]["ok"]
+    assert not status[dead]["ok"] and "did not answer" in status[dead]["error"]
+    files = {s["node"]: s["files"]["scheduled"] for s in view["spoolers"]}
+    assert files == {a.dashboard: 1, b.dashboard: 1}
+
+    code, html = _get(url + "/pool")
+    assert code == 200
+    assert a.dashboard in html and b.dashboard in html and dead in html
+    assert 'id="duplicates"' in html and "pool_beat" in html
+    code, overview = _get(url + "/")
+    assert code == 200 and 'id="pool-link"' in overview and "3 nodes" in overview
 
 
 # --- framework settings -----------------------------------------------------------------------

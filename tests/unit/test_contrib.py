@@ -166,7 +166,7 @@ def test_flask_refuses_a_bad_pool_setting_under_its_config_key(
     from spoolrt.contrib.flask import Spoolrt
 
     with pytest.raises(ConfigurationError, match=f"{key}.*{problem}"):
-        Spoolrt(_flask_app(**{key: value}))
+        Spoolrt(_flask_app("contrib_test_app", **{key: value}))
     assert spoolrt.get_settings().remote == {}  # nothing half-applied
 
 
