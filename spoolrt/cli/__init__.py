@@ -23,8 +23,10 @@ Where the command looks, in this order (the first that gives an answer wins):
 
 Exit codes: ``EXIT_OK`` 0; ``EXIT_FAILURE`` 1 (a task failed, something named was not found,
 an app could not be imported); ``EXIT_USAGE`` 2 (bad command line, or a confirmation that could
-not be asked); ``EXIT_INTERRUPTED`` 130. The JSON printed with ``--json`` is documented in
-``spoolrt.cli.listing`` (ls, show, stats) and in each command's help.
+not be asked); ``EXIT_INTERRUPTED`` 130; ``spoolrt.cli.nodes.EXIT_NODE_DOWN`` 3 (``ls``,
+``stats``, ``ps`` or ``schedules`` with ``--node``: a node did not answer; the others' rows are
+shown). The JSON printed with ``--json`` is documented in ``spoolrt.cli.listing`` (ls, show,
+stats), ``spoolrt.cli.nodes`` (with ``--node``) and in each command's help.
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ where the command looks (first answer wins):
               (written by `spoolrt serve`)
   key         configure(secret_key=...) in the app, $SPOOLRT_SECRET_KEY, the key file
 
-exit codes: 0 ok, 1 task failed or not found, 2 usage, 130 interrupted; `check`: 1 unhealthy
+exit codes: 0 ok, 1 task failed or not found, 2 usage, 130 interrupted; `check`: 1 unhealthy;
+  ls/stats/ps/schedules --node: 3 when a node did not answer (the others' rows still show)
 
 examples:
   spoolrt serve myproject.wsgi            # app + spooler on http://127.0.0.1:8000

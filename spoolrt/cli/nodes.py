@@ -22,6 +22,7 @@ the rows of the single-node ``--json`` twin of the API, each with ``"node"``:
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import stat
 import time
@@ -106,7 +107,7 @@ def read_credentials(path: str | None, user: str) -> Credentials | None:
 
 def pool(args: argparse.Namespace) -> tuple[list[Node], Credentials | None]:
     """The nodes the command line names, and the credentials to show them."""
-    if not args.node_timeout > 0:
+    if not (math.isfinite(args.node_timeout) and args.node_timeout > 0):
         raise UsageError("--node-timeout must be a number of seconds > 0")
     try:
         nodes = resolve_nodes(args.node, get_settings().dashboards)

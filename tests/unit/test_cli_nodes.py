@@ -1,0 +1,65 @@
+"""``--node`` command lines that cannot work are refused with the reason, before any request;
+the credentials file is read like ``spoolrt dashboard``'s password file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from spoolrt.cli import main
+from spoolrt.cli.nodes import EXIT_NODE_DOWN, read_credentials
+from spoolrt.core.errors import CommandError
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["ls", "--node", "nowhere"], "HOST:PORT"),
+        (["stats", "--node", "127.0.0.1:1", "--node-timeout", "0"], "--node-timeout"),
+        (["ps", "--node", "127.0.0.1:1", "--node-timeout", "nan"], "--node-timeout"),
+        (["ls", "--node", "127.0.0.1:1", "--since", "1h"], "--since"),
+    ],
+)
+def test_a_node_command_line_that_cannot_work_is_a_usage_error(
+    argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert problem in capsys.readouterr().err
+
+
+def test_a_closed_port_is_marked_with_exit_3_and_json_still_printed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SPOOLRT_DASHBOARD_PASSWORD", raising=False)
+    assert main(["stats", "--node", "127.0.0.1:1", "--json"]) == EXIT_NODE_DOWN
+    out, err = capsys.readouterr()
+    (node,) = json.loads(out)["nodes"]
+    assert node["node"] == "127.0.0.1:1" and not node["ok"]
+    assert "node 127.0.0.1:1: did not answer" in err
+
+
+def test_the_credentials_file_is_one_private_user_password_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "nodes"
+    path.write_text("# the pool's viewer\nviewer:s3:cret\n")
+    path.chmod(0o600)
+    credentials = read_credentials(str(path), "ignored")
+    assert credentials is not None and (credentials.user, credentials.password) == (
+        "viewer",
+        "s3:cret",
+    )
+    path.chmod(0o644)
+    with pytest.raises(CommandError, match="readable by others"):
+        read_credentials(str(path), "admin")
+    path.write_text("a:b\nc:d\n")
+    path.chmod(0o600)
+    with pytest.raises(CommandError, match="one line user:password"):
+        read_credentials(str(path), "admin")
+    monkeypatch.setenv("SPOOLRT_DASHBOARD_PASSWORD", "from-env")
+    from_env = read_credentials(None, "ops")
+    assert from_env is not None and (from_env.user, from_env.password) == ("ops", "from-env")
+    monkeypatch.delenv("SPOOLRT_DASHBOARD_PASSWORD")
+    assert read_credentials(None, "ops") is None
