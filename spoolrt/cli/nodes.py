@@ -8,6 +8,9 @@ its nodes. Credentials, the way ``spoolrt dashboard`` takes them: ``--node-auth-
 (one ``user:password`` line, the file not readable by others), else
 ``$SPOOLRT_DASHBOARD_PASSWORD`` for the user ``--node-user`` (default ``admin``).
 
+``ls --node`` reads at most 200 rows per node and status (``-n`` and ``--offset`` raise that),
+a page of 50 at a time.
+
 A node that does not answer within ``--node-timeout`` (3 s), refuses the credentials or
 answers something else is named on stderr (and in ``"nodes"`` with ``--json``); the rows of
 the others still show, and the exit code is ``EXIT_NODE_DOWN`` (3).
@@ -109,8 +112,16 @@ def pool(args: argparse.Namespace) -> tuple[list[Node], Credentials | None]:
     """The nodes the command line names, and the credentials to show them."""
     if not (math.isfinite(args.node_timeout) and args.node_timeout > 0):
         raise UsageError("--node-timeout must be a number of seconds > 0")
+    settings = get_settings()
+    for name in args.node:
+        if name in settings.remote and name not in settings.dashboards:
+            raise UsageError(
+                f"{name!r} is a pool of spool sockets (configure(remote=...)); the pool views "
+                f"read dashboards: name them with configure(dashboards={{{name!r}: [HOST:PORT, "
+                "...]}) or give --node HOST:PORT"
+            )
     try:
-        nodes = resolve_nodes(args.node, get_settings().dashboards)
+        nodes = resolve_nodes(args.node, settings.dashboards)
     except ConfigurationError as exc:
         raise UsageError(str(exc)) from exc
     return nodes, read_credentials(args.node_auth_file, args.node_user)

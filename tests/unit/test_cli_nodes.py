@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import spoolrt
 from spoolrt.cli import main
 from spoolrt.cli.nodes import EXIT_NODE_DOWN, read_credentials
 from spoolrt.core.errors import CommandError
@@ -63,3 +64,21 @@ def test_the_credentials_file_is_one_private_user_password_line(
     assert from_env is not None and (from_env.user, from_env.password) == ("ops", "from-env")
     monkeypatch.delenv("SPOOLRT_DASHBOARD_PASSWORD")
     assert read_credentials(None, "ops") is None
+
+
+def test_a_pool_name_asks_every_dashboard_of_the_pool(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SPOOLRT_DASHBOARD_PASSWORD", raising=False)
+    spoolrt.configure(dashboards={"reports": ["127.0.0.1:1", "127.0.0.1:2"]})
+    assert main(["ps", "--node", "reports", "--json"]) == EXIT_NODE_DOWN
+    nodes = json.loads(capsys.readouterr().out)["nodes"]
+    assert [n["node"] for n in nodes] == ["127.0.0.1:1", "127.0.0.1:2"]
+
+
+def test_a_remote_pool_without_dashboards_says_what_to_configure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spoolrt.configure(remote={"reports": ["127.0.0.1:3031"]})
+    assert main(["stats", "--node", "reports"]) == 2
+    assert "configure(dashboards=" in capsys.readouterr().err
