@@ -115,9 +115,10 @@ def fetch(node: Node, path: str, credentials: Credentials | None, timeout: float
     request = urllib.request.Request(node.url + path, headers={"Accept": "application/json"})
     if credentials is not None:
         request.add_header("Authorization", credentials.header())
+    deadline = time.monotonic() + timeout
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw = response.read(MAX_ANSWER + 1)
+            raw = _read_until(response, deadline)
     except urllib.error.HTTPError as exc:
         refused = "refused the credentials"
         why = {401: refused, 403: refused, 404: "has no such API"}.get(exc.code, "answered")
@@ -134,6 +135,22 @@ def fetch(node: Node, path: str, credentials: Credentials | None, timeout: float
         return Answer(node, data=json.loads(raw))
     except ValueError:
         return Answer(node, error="answered something that is not JSON: is it a dashboard?")
+
+
+def _read_until(response: Any, deadline: float) -> bytes:
+    """The body, but no later than ``deadline`` nor more than ``MAX_ANSWER`` (+1, to tell):
+    a node that sends a byte now and then must not keep the asking thread forever."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_ANSWER:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the answer took too long")
+        chunk = response.read1(64 * 1024)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _reason(reason: object) -> str:

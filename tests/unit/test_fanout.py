@@ -3,6 +3,9 @@ slot that ran on two nodes (the real fan-out over uWSGI nodes: tests/integration
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 
 import spoolrt
@@ -13,6 +16,7 @@ from spoolrt.observe.fanout import (
     Node,
     duplicate_slots,
     fan_out,
+    fetch,
     merged,
     parse_node,
     resolve_nodes,
@@ -91,3 +95,34 @@ def test_fan_out_to_a_closed_port_answers_with_the_reason_at_once() -> None:
     (answer,) = fan_out([parse_node("127.0.0.1:1")], "/api/overview", None, timeout=2)
     assert not answer.ok and answer.error is not None and "did not answer" in answer.error
     assert answer.status()["ok"] is False
+
+
+def test_a_node_that_drips_its_answer_is_cut_off_at_the_timeout() -> None:
+    """The asking thread itself ends (not only the caller's wait): a dashboard process asking
+    a dripping node every request must not pile up threads."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        stop = threading.Event()
+
+        def drip() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+                while not stop.wait(0.05):
+                    try:
+                        connection.sendall(b" ")
+                    except OSError:
+                        return
+
+        server = threading.Thread(target=drip, daemon=True)
+        server.start()
+        node = parse_node(f"127.0.0.1:{listener.getsockname()[1]}")
+        answers: list[Answer] = []
+        asking = threading.Thread(target=lambda: answers.append(fetch(node, "/", None, 0.5)))
+        asking.start()
+        asking.join(20)
+        stop.set()
+        server.join(5)
+    assert not asking.is_alive(), "fetch kept reading a dripping answer"
+    assert answers[0].error == "no answer within 0.5s"
