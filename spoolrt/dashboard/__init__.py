@@ -23,8 +23,10 @@ import hmac
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from spoolrt.core.defaults import NODE_TIMEOUT
 from spoolrt.core.errors import ConfigurationError
 from spoolrt.dashboard.app import CSRF_COOKIE, Authorize, Dashboard
+from spoolrt.observe.fanout import Credentials
 
 __all__ = ["CHALLENGE", "CSRF_COOKIE", "OPERATOR", "VIEWER", "Dashboard", "basic_auth", "make_app"]
 
@@ -38,12 +40,21 @@ def make_app(
     *,
     authorize: Authorize | None = None,
     challenge: str | None = None,
-    **pool: Any,
+    nodes: Sequence[str] | None = None,
+    node_credentials: Credentials | None = None,
+    node_timeout: float = NODE_TIMEOUT,
 ) -> Dashboard:
     """The dashboard over ``spool_dirs``; ``authorize(environ, method, path) -> bool`` is
     required (``ConfigurationError`` without it). ``nodes=[...]``, ``node_credentials=`` and
     ``node_timeout=`` set up the pool page (``spoolrt.dashboard.pool``)."""
-    return Dashboard(spool_dirs, authorize=authorize, challenge=challenge, **pool)
+    return Dashboard(
+        spool_dirs,
+        authorize=authorize,
+        challenge=challenge,
+        nodes=nodes,
+        node_credentials=node_credentials,
+        node_timeout=node_timeout,
+    )
 
 
 def basic_auth(users: Mapping[str, tuple[str, str]]) -> Authorize:
