@@ -13,9 +13,9 @@ only a process whose current start token equals the announced one, and through a
 platform has one, so the process it checked is the process it signals. A pid and its start
 token are public, so the announced process must also own the file and hold it open (a spooler
 keeps its announcement open while it runs): a forged file naming another process gets no
-signal sent (``_not_its_announcement``). Announcements of dead
-or recycled processes are removed by whichever writer finds them. Without ``/proc`` nothing can
-be verified, so nothing is signalled and spoolers fall back to their scan frequency.
+signal sent (``_not_its_announcement``). Announcements of dead or recycled processes are
+removed by whichever writer finds them. Without ``/proc`` nothing can be verified, so nothing
+is signalled and spoolers fall back to their scan frequency.
 
 A spooler holds a write lock on byte 0 of its own announcement while it runs a task. Writers
 signal only processes whose byte is free, as uWSGI signals only idle spoolers: a signal in the
@@ -70,17 +70,13 @@ def _read_boot_id() -> str:
     return _boot_id
 
 
-#: ``/proc/<pid>/stat`` states of a process that has exited: zombie, dead.
-_GONE_STATES = (b"Z", b"X", b"x")
+_GONE_STATES = (b"Z", b"X", b"x")  # ``/proc/<pid>/stat`` states of an exited process
 
 
 def start_token(pid: int) -> str | None:
     """``<boot id>:<start time in clock ticks>`` of a live process, None if it is gone or the
-    platform cannot tell. Two processes never share a token, whatever their pids.
-
-    A zombie (killed, not yet waited for) is gone: its ``/proc`` entry keeps pid and start
-    time until it is reaped, which after a kill -9 of a uWSGI master and its spooler can be
-    later than the restarted spooler's first look at the dead one's slot."""
+    platform cannot tell. Two processes never share a token, whatever their pids. A zombie is
+    gone: it keeps its ``/proc`` entry until reaped, maybe after its restarted spooler looks."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
@@ -140,8 +136,8 @@ def process_alive(pid: int, start: str | None) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # another user's: it exists
+        pass
     return True
 
 
@@ -162,8 +158,16 @@ class Presence:
         self._fd: int | None = os.open(self.path, os.O_RDWR)
         self._busy = False
 
-    def busy(self) -> contextlib.AbstractContextManager[None]:
-        return _Busy(self)
+    def busy(self) -> Presence:
+        """``with presence.busy():`` marks the process busy for the block (a class, not a
+        generator: it wraps every task)."""
+        return self
+
+    def __enter__(self) -> None:
+        self._set_busy(True)
+
+    def __exit__(self, *exc: object) -> None:
+        self._set_busy(False)
 
     def _set_busy(self, busy: bool) -> None:
         if self._fd is None or busy == self._busy:
@@ -182,17 +186,6 @@ class Presence:
         if self.pid == os.getpid():
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
-
-
-class _Busy:
-    def __init__(self, presence: Presence) -> None:
-        self.presence = presence
-
-    def __enter__(self) -> None:
-        self.presence._set_busy(True)
-
-    def __exit__(self, *exc: object) -> None:
-        self.presence._set_busy(False)
 
 
 def announce(spool_dir: str, kind: str, *, ordered: bool) -> Presence | None:
