@@ -126,3 +126,8 @@ SCHEDULER = True
 #: Seconds a pool-wide view (``spoolrt ls --node``, the dashboard's pool page) waits for one
 #: node's dashboard: a node that has not answered by then is marked, never waited on longer.
 NODE_TIMEOUT = 3.0
+
+#: Sends through a fastrouter, in all, before ``NoNodeAvailable``: the router already skips a
+#: node it cannot connect to, so a send it could not place means no node took it; a second and
+#: third try cover a node that refused (the router's rotation moves on) and a router restarting.
+REMOTE_ROUTER_ATTEMPTS = 3

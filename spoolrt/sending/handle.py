@@ -183,6 +183,9 @@ class RemoteTaskHandle(TaskHandle):
     """The handle of a task a node of a remote pool acknowledged: ``"<pool>@<node>"`` as
     ``str``, ``node`` (``"host:port"``) and ``pool``, and the task id.
 
+    Through a fastrouter, ``node`` is the router's address: uWSGI's acknowledgement says nothing
+    of the node that wrote the file; that node's store has the task's record.
+
     The task's file, and later its record, live on that node, not here, so ``status`` is None and
     ``result()`` says where to look instead of waiting forever on a store that never hears of it.
     """

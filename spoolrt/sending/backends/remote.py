@@ -1,4 +1,5 @@
-"""Sending tasks to a pool of uWSGI nodes over the network (direct mode: a static node list).
+"""Sending tasks to a pool of uWSGI nodes over the network: direct (a static node list) or
+through a uWSGI fastrouter.
 
 uWSGI writes a uwsgi packet with modifier1 17, sent to any ``--socket`` of an instance that has
 a spooler, as a spool file of that instance's first spooler, and answers 4 bytes: modifier1 255,
@@ -15,6 +16,16 @@ anyway: a node whose store knows the finished ``(task_id, attempt)`` refuses to 
 nodes with separate stores can both run it (at-least-once). A node that failed is skipped for
 ``RETRY_DOWN`` seconds, unless every node is marked down, so a dead host does not cost each call
 a timeout.
+
+Fastrouter mode: every packet goes to the router with the var ``UWSGI_FASTROUTER_KEY`` = the
+pool's key; the router passes it on unchanged to a node subscribed under that key (with
+``modifier1=17``; without it the router turns the packet into a WSGI request) and relays the
+node's reply. The router itself skips a node it cannot connect to and marks it failed. A send it
+could not place (it closes the connection: no node alive) or a refusal is tried again through
+the router, ``pool.attempts`` times in all, then ``NoNodeAvailable``; a timeout after sending is
+resent with the same bytes, as in direct mode. uWSGI's reply says nothing of the node, so the
+handle names the router; the node's own store has the task's record. The node ignores the
+routing var (``envelope.envelope_bytes`` reads only spoolrt's own).
 """
 
 from __future__ import annotations
@@ -40,6 +51,13 @@ WRITTEN, REFUSED = 1, 0
 #: Seconds a node that failed is left out of the rotation (while another node is up).
 RETRY_DOWN = 2.0
 
+#: The var a uWSGI fastrouter routes by (the subscription key).
+ROUTER_KEY_VAR = b"UWSGI_FASTROUTER_KEY"
+
+#: Seconds before the n-th retry through a fastrouter after it could not be reached or placed
+#: nothing (times n): a router or a node restarting gets a moment; a refusal is retried at once.
+ROUTER_PAUSE = 0.05
+
 
 class NodeRefused(Exception):
     """The node answered modifier2 0: it has no spooler, or could not write the file."""
@@ -55,8 +73,11 @@ def node_label(node: tuple[str, int]) -> str:
 def build_packet(envelope: Envelope, body: bytes, pool: RemotePool) -> bytes:
     """The packet for ``envelope``, or ``RemotePayloadTooLarge`` naming the limit: checked here,
     because a node resets a packet over its ``buffer-size`` instead of refusing it."""
+    spool_vars = remote_vars(envelope, body)
+    if pool.fastrouter is not None:
+        spool_vars = {ROUTER_KEY_VAR: pool.key.encode("ascii"), **spool_vars}
     try:
-        block = pack_vars(remote_vars(envelope, body))
+        block = pack_vars(spool_vars)
     except PayloadTooLarge as exc:
         raise RemotePayloadTooLarge(f"{exc}; remote pool {pool.name!r}: {_advice(pool)}") from exc
     size = HEADER.size + len(block)
@@ -73,9 +94,13 @@ def _advice(pool: RemotePool) -> str:
     return (
         "a remote packet has no body, so the arguments travel in it; pass a reference (a key "
         "in a store the nodes share) instead of the data, or raise buffer-size on the nodes and "
-        f"buffer_size in configure(remote={{{pool.name!r}: {{'nodes': [...], "
+        f"buffer_size in configure(remote={{{pool.name!r}: {{{_where(pool)}, "
         "'buffer_size': N}})"
     )
+
+
+def _where(pool: RemotePool) -> str:
+    return "'nodes': [...]" if pool.fastrouter is None else "'fastrouter': ..., 'key': ..."
 
 
 def send_packet(node: tuple[str, int], packet: bytes, timeout: float) -> None:
@@ -124,6 +149,9 @@ class RemoteBackend(Backend):
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
+        if self.pool.fastrouter is not None:
+            where = f"fastrouter {node_label(self.pool.fastrouter)} key {self.pool.key!r}"
+            return f"RemoteBackend({self.pool.name!r}, {where})"
         return f"RemoteBackend({self.pool.name!r}, {[node_label(n) for n in self.pool.nodes]})"
 
     def spooler_dirs(self) -> list[str]:
@@ -145,8 +173,11 @@ class RemoteBackend(Backend):
         return up + [n for n in rotated if n not in up]
 
     def spool(self, spool_dir: str, envelope: Envelope, body: bytes) -> str:
-        """Send the task to the first node that acknowledges it; returns that node's label."""
+        """Send the task until a node acknowledges it; returns that node's label (in fastrouter
+        mode the router's: its reply does not say which node wrote the file)."""
         packet = build_packet(envelope, body, self.pool)
+        if self.pool.fastrouter is not None:
+            return self._through_router(self.pool.fastrouter, envelope, packet)
         attempts: list[tuple[str, str]] = []
         for node in self.order():
             label = node_label(node)
@@ -162,9 +193,31 @@ class RemoteBackend(Backend):
             with self._lock:
                 self._down_until.pop(node, None)
             return label
-        raise NoNodeAvailable(
+        raise self._none_took(envelope, attempts)
+
+    def _through_router(self, router: tuple[str, int], envelope: Envelope, packet: bytes) -> str:
+        label = node_label(router)
+        attempts: list[tuple[str, str]] = []
+        for attempt in range(1, self.pool.attempts + 1):
+            try:
+                send_packet(router, packet, self.pool.timeout)
+            except (OSError, NodeRefused) as exc:
+                attempts.append((label, f"attempt {attempt}: {type(exc).__name__}: {exc}"))
+                log.warning("remote pool %r: fastrouter %s did not place task %s (%s)",
+                            self.pool.name, label, envelope.task_id, exc)  # fmt: skip
+                if attempt < self.pool.attempts and not isinstance(exc, NodeRefused):
+                    time.sleep(ROUTER_PAUSE * attempt)
+                continue
+            return label
+        raise self._none_took(envelope, attempts)
+
+    def _none_took(self, envelope: Envelope, attempts: list[tuple[str, str]]) -> NoNodeAvailable:
+        # After a timeout the node may have written the file all the same: say so, not "nothing".
+        timed_out = any("TimeoutError: " in what for _, what in attempts)
+        outcome = "it may be spooled where a send timed out" if timed_out else "nothing was spooled"
+        return NoNodeAvailable(
             f"no node of remote pool {self.pool.name!r} took task {envelope.label} "
-            f"({envelope.task_id}); nothing was spooled: "
+            f"({envelope.task_id}); {outcome}: "
             + "; ".join(f"{label}: {what}" for label, what in attempts),
             attempts,
         )
