@@ -24,6 +24,8 @@ TESTED_BY = {
     "external_web.ini": "test_external_spooler_runs_what_the_web_instance_writes",
     "external_spooler.ini": "test_external_spooler_runs_what_the_web_instance_writes",
     "spooler_node.ini": "test_remote.py",
+    "spooler_node_subscribed.ini": "test_fastrouter.py",
+    "fastrouter.ini": "test_fastrouter.py",
 }
 
 
