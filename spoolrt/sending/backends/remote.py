@@ -125,7 +125,7 @@ def send_packet(node: tuple[str, int], packet: bytes, timeout: float) -> None:
         while len(reply) < HEADER.size:
             chunk = sock.recv(HEADER.size - len(reply))
             if not chunk:
-                raise ConnectionError(f"the node closed the connection after {len(reply)} bytes")
+                raise ConnectionError(f"connection closed after {len(reply)} bytes, no answer")
             reply += chunk
     finally:
         sock.close()
