@@ -1,15 +1,24 @@
-"""What a remote enqueue costs beside a local one: µs per task call, and their ratio.
+"""What a remote enqueue costs beside a local one: µs per task call, and their ratios.
 
-Two variants, alternated rep by rep so drift on the shared machine hits both alike, each a whole
-task call (serialise, envelope, sign) with a small payload:
+Four variants, alternated rep by rep so drift on the shared machine hits all alike, each a whole
+task call (serialise, envelope, sign) of the same task with one int argument
+(``benchmarks.subjects.spoolrt_worker:noop``):
 
-- ``local``: the local writer into a spool dir on tmpfs (atomic write + rename, no fsync);
-- ``remote``: the remote backend to one uWSGI node on loopback (connect, send the packet, wait
-  for uWSGI's acknowledgement that it wrote the file); the node has ``--spooler-external`` on
-  tmpfs, so nothing runs the tasks and only the enqueue side is measured.
+- ``uwsgi_local`` (the baseline): ``noop.spool(i)`` in a loop inside one uWSGI request, the way
+  ``python -m benchmarks`` measures spoolrt's enqueue (``uwsgi.spool``, ``--spooler-external``
+  on tmpfs, nothing consumes);
+- ``local``: the local writer in this process into a spool dir on tmpfs (atomic write + rename,
+  no fsync);
+- ``direct``: the remote backend to one uWSGI node on loopback (connect, send the packet, wait
+  for uWSGI's acknowledgement that it wrote the file);
+- ``fastrouter``: the same node, through ``uwsgi_configs/fastrouter.ini`` (the router connects
+  to the node for each packet and relays its reply).
+
+The node has ``--spooler-external`` on tmpfs, so nothing runs the tasks and only the enqueue
+side is measured. Target (issue 17): direct <= 3x the in-uWSGI local enqueue.
 
 Run: ``python -m benchmarks.remote_cost [--reps 5] [--calls 2000] [--dir /dev/shm]``; prints
-one JSON object (medians in µs per call and ``ratio`` = remote / local).
+one JSON object (medians in µs per call, ratios to ``uwsgi_local``, samples).
 """
 
 from __future__ import annotations
@@ -18,69 +27,24 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import spoolrt
-from spoolrt import Spooler
-from spoolrt.core.codec.packet import pack
-from spoolrt.sending.backends.remote import send_packet
+from benchmarks.remote_nodes import Fastrouter, Node
+from benchmarks.subjects.spoolrt_worker import BENCH_KEY, SpoolrtInUwsgi, noop
 
-KEY = "remote-cost-benchmark-key-0123456789"
-
-
-@Spooler.task()
-def noop(data: str) -> None:
-    """Never runs: the benchmark measures the enqueue side only."""
+VARIANTS = ("uwsgi_local", "local", "direct", "fastrouter")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_node(spool_dir: str, port: int) -> subprocess.Popen[bytes]:
-    """A uWSGI instance that only writes what arrives on its socket (no app, no spooler
-    process): the remote side of the measurement."""
-    uwsgi = Path(sys.executable).parent / "uwsgi"
-    command = [str(uwsgi if uwsgi.exists() else "uwsgi"), "--master", "--die-on-term"]
-    command += ["--socket", f"127.0.0.1:{port}", "--spooler-external", spool_dir]
-    command += ["--processes", "1", "--disable-logging"]
-    proc = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    deadline = time.monotonic() + 30
-    while True:  # ready once a probe packet is acknowledged
-        try:
-            send_packet(("127.0.0.1", port), pack({b"probe": b"1"}), 1.0)
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop(proc)
-                raise RuntimeError("the uWSGI node did not start") from None
-            time.sleep(0.05)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(15)
-
-
-def per_call_us(call: Callable[[], object], calls: int) -> float:
+def per_call_us(call: Callable[[int], object], calls: int) -> float:
     began = time.perf_counter()
-    for _ in range(calls):
-        call()
+    for i in range(calls):
+        call(i)
     return (time.perf_counter() - began) / calls * 1e6
 
 
@@ -90,35 +54,57 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
     args = parser.parse_args(argv)
-    work = tempfile.mkdtemp(prefix="spoolrt-remote-cost-", dir=args.dir)
-    local_dir, node_dir = os.path.join(work, "local"), os.path.join(work, "node")
-    os.makedirs(local_dir)
-    os.makedirs(node_dir)
-    port = free_port()
-    node = start_node(node_dir, port)
-    figures: dict[str, list[float]] = {"local": [], "remote": []}
+    work = Path(tempfile.mkdtemp(prefix="spoolrt-remote-cost-", dir=args.dir))
+    for part in ("local", "node", "router", "marks"):
+        (work / part).mkdir()
+    figures: dict[str, list[float]] = {name: [] for name in VARIANTS}
     try:
-        spoolrt.configure(
-            secret_key=KEY,
-            spool_dirs=[local_dir],
-            durable_writes=False,
-            results="off",
-            remote={"bench": [f"127.0.0.1:{port}"]},
-        )
-        variants: dict[str, Callable[[], object]] = {
-            "local": lambda: noop.spool_with(("x" * 100,)),
-            "remote": lambda: noop.spool_with(("x" * 100,), spooler="bench"),
-        }
-        for _rep in range(args.reps):
-            for name, call in variants.items():
-                figures[name].append(per_call_us(call, args.calls))
+        with ExitStack() as stack:
+            router = Fastrouter(stack, work / "router")
+            node = Node(
+                stack,
+                work / "node",
+                run=False,
+                marks_dir=work / "marks",
+                router=router,
+                keys=["bench"],
+            )
+            router.wait_for("bench", [node])
+            in_uwsgi = stack.enter_context(SpoolrtInUwsgi(work / "uwsgi").producer())
+            spoolrt.configure(
+                secret_key=BENCH_KEY,
+                spool_dirs=[str(work / "local")],
+                durable_writes=False,
+                results="off",
+                remote={
+                    "direct": [node.address],
+                    "fastrouter": {"fastrouter": router.address, "key": "bench"},
+                },
+            )
+            variants: dict[str, Callable[[], float]] = {
+                "uwsgi_local": lambda: (
+                    in_uwsgi.call("enqueue", count=args.calls) / args.calls * 1e6
+                ),
+                "local": lambda: per_call_us(lambda i: noop.spool_with((i,)), args.calls),
+                "direct": lambda: per_call_us(
+                    lambda i: noop.spool_with((i,), spooler="direct"), args.calls
+                ),
+                "fastrouter": lambda: per_call_us(
+                    lambda i: noop.spool_with((i,), spooler="fastrouter"), args.calls
+                ),
+            }
+            for _rep in range(args.reps):
+                for name, measure in variants.items():
+                    figures[name].append(measure())
     finally:
-        stop(node)
         shutil.rmtree(work, ignore_errors=True)
     medians = {name: round(statistics.median(values), 1) for name, values in figures.items()}
     out = {
         "us_per_call": medians,
-        "ratio": round(medians["remote"] / medians["local"], 2),
+        "ratio_to_uwsgi_local": {
+            name: round(value / medians["uwsgi_local"], 2) for name, value in medians.items()
+        },
+        "fastrouter_over_direct": round(medians["fastrouter"] / medians["direct"], 2),
         "reps": args.reps,
         "calls": args.calls,
         "samples": figures,
