@@ -34,7 +34,9 @@ from spoolrt.cli._common import (
     examples,
 )
 from spoolrt.cli.preflight import key_source, preflight
-from spoolrt.core.defaults import SPOOLER_FREQUENCY
+from spoolrt.core.config import ROUTER_KEY, to_node
+from spoolrt.core.defaults import REMOTE_BUFFER_SIZE, SPOOLER_FREQUENCY
+from spoolrt.core.errors import ConfigurationError
 from spoolrt.spooldir.layout import ensure_dir, write_atomic
 
 DEFAULT_HTTP = "127.0.0.1:8000"
@@ -70,6 +72,14 @@ class ServeConfig:
     state_dir: str
     #: Where the signing key comes from, for the ini's header (see ``key_source``).
     key_source: str = ""
+    #: A spooler node of a remote pool: the uwsgi socket it takes tasks on, and optionally the
+    #: fastrouter subscription server it subscribes to under ``pool_key``.
+    socket: str = ""
+    subscribe: str = ""
+    pool_key: str = ""
+    #: A fastrouter (and its subscription server) run by this instance, for remote pools.
+    fastrouter: str = ""
+    subscription_server: str = ""
 
 
 def register(subparsers: Any) -> None:
@@ -83,6 +93,9 @@ def register(subparsers: Any) -> None:
             "spoolrt serve app:app --workers 4 --threads 2 --spooler-processes 2 --ordered",
             "spoolrt serve app --spool /var/spool/mail --spool /var/spool/media",
             "spoolrt serve app --print-config > uwsgi.ini   # start from this for production",
+            "spoolrt serve app --socket 10.0.0.5:3031   # a node of a remote pool (direct mode)",
+            "spoolrt serve app --socket 10.0.0.5:3031 --subscribe 10.0.0.4:3031 --pool-key reports",
+            "spoolrt serve app --fastrouter 10.0.0.4:3030 --subscription-server 10.0.0.4:3031",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -145,6 +158,36 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help=f"where the ini and the default spool go (default {STATE_DIR})",
     )
+    remote = serve.add_argument_group(
+        "remote pools", "see README, More than one machine; every address: a private interface"
+    )
+    remote.add_argument(
+        "--socket",
+        default="",
+        metavar="ADDR",
+        help="take tasks from other machines on this uwsgi socket (a node of a remote pool)",
+    )
+    remote.add_argument(
+        "--subscribe",
+        default="",
+        metavar="ADDR",
+        help="subscribe the --socket to this fastrouter subscription server (with --pool-key)",
+    )
+    remote.add_argument(
+        "--pool-key", default="", metavar="KEY", help="the pool's fastrouter key (--subscribe)"
+    )
+    remote.add_argument(
+        "--fastrouter",
+        default="",
+        metavar="ADDR",
+        help="also run a fastrouter for remote pools here (with --subscription-server)",
+    )
+    remote.add_argument(
+        "--subscription-server",
+        default="",
+        metavar="ADDR",
+        help="where the nodes subscribe to the --fastrouter (UDP)",
+    )
     serve.add_argument(
         "--print-config", action="store_true", help="print the generated uWSGI ini and exit"
     )
@@ -174,6 +217,7 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
     _host, sep, port = args.http.rpartition(":")
     if not sep or not port.isdigit():
         raise UsageError(f"--http takes HOST:PORT (e.g. {DEFAULT_HTTP}), not {args.http!r}")
+    _check_remote(args)
     state_dir = os.path.abspath(args.state)
     spool_dirs = args.spool or [os.path.join(state_dir, "spool")]
     return ServeConfig(
@@ -189,7 +233,31 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         pythonpath=tuple(os.path.abspath(p) for p in args.pythonpath or [os.getcwd()]),
         state_dir=state_dir,
         key_source=key_source(imported=False),
+        socket=args.socket,
+        subscribe=args.subscribe,
+        pool_key=args.pool_key,
+        fastrouter=args.fastrouter,
+        subscription_server=args.subscription_server,
     )
+
+
+def _check_remote(args: argparse.Namespace) -> None:
+    """The remote options go in pairs; each address must be one (refused here, not by uWSGI)."""
+    for option in ("socket", "subscribe", "fastrouter", "subscription_server"):
+        value = getattr(args, option)
+        if value:
+            try:
+                to_node(value, f"--{option.replace('_', '-')}")
+            except ConfigurationError as exc:
+                raise UsageError(str(exc)) from None
+    if bool(args.subscribe) != bool(args.pool_key):
+        raise UsageError("--subscribe and --pool-key go together")
+    if args.subscribe and not args.socket:
+        raise UsageError("--subscribe needs --socket: the address the router sends tasks to")
+    if args.pool_key and not ROUTER_KEY.fullmatch(args.pool_key):
+        raise UsageError(f"--pool-key {args.pool_key!r}: letters, digits and .-_: only")
+    if bool(args.fastrouter) != bool(args.subscription_server):
+        raise UsageError("--fastrouter and --subscription-server go together")
 
 
 def build_ini(config: ServeConfig) -> str:
@@ -222,6 +290,7 @@ def build_ini(config: ServeConfig) -> str:
         order_tasks=True if config.ordered else None,
     )
     section.spooler.add(list(config.spool_dirs))
+    _add_remote(section, config)
     body = str(section.as_configuration().format(stamp=False)).strip()
     dirs = " ".join(shlex.quote(d) for d in config.spool_dirs)
     header = (
@@ -232,6 +301,25 @@ def build_ini(config: ServeConfig) -> str:
         f"; the spool directories must exist: mkdir -p -m 0700 {dirs}\n"
     )
     return header + body + "\n"
+
+
+def _add_remote(section: Any, config: ServeConfig) -> None:
+    """What uwsgi_configs/spooler_node*.ini and fastrouter.ini set (see their comments)."""
+    if config.socket or config.fastrouter:
+        section._set("buffer-size", REMOTE_BUFFER_SIZE)  # a task is one packet of at most this
+    if config.socket:
+        section.networking.register_socket(section.networking.sockets.default(config.socket))
+    if config.subscribe:
+        # modifier1=17, or the router turns each task into a WSGI request
+        rule = f"server={config.subscribe},key={config.pool_key},addr={config.socket},modifier1=17"
+        section._set("subscribe2", rule, multi=True)
+        section._set("subscribe-freq", 2)
+    if config.fastrouter:
+        section._set("fastrouter", config.fastrouter, multi=True)
+        section._set("fastrouter-subscription-server", config.subscription_server)
+        section._set("fastrouter-buffer-size", REMOTE_BUFFER_SIZE)
+        section._set("fastrouter-timeout", 2)
+        section._set("subscription-tolerance", 12)
 
 
 def uwsgi_binary() -> str:

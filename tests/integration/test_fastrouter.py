@@ -5,6 +5,8 @@ store; everything started and stopped by PID. This process sends with
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from spoolrt.core.options import TaskOptions
 from spoolrt.sending.enqueue import enqueue
 from spoolrt.sending.handle import RemoteTaskHandle
 from tests.support.pool import Node, Router
-from tests.support.uwsgi import wait_for
+from tests.support.uwsgi import APPS, UwsgiInstance, free_port, wait_for
 from tests.support.worker import SECRET_KEY
 
 TASKS = 3000
@@ -151,3 +153,37 @@ def test_with_no_node_alive_the_call_fails_after_the_routers_attempts(make_pool:
     with pool.sending(timeout=2), pytest.raises(NoNodeAvailable, match="attempt 3"):
         send_storm("no router")
     assert not any(node.runs() for node in pool.nodes)
+
+
+def test_spoolrt_serve_runs_a_router_and_a_subscribed_node_that_take_tasks(
+    tmp_path: Path,
+) -> None:
+    """``spoolrt serve --socket --subscribe --pool-key --fastrouter --subscription-server``:
+    one instance is both the router and its node; a task sent through it runs once."""
+    instance = UwsgiInstance(tmp_path / "uwsgi.ini", tmp_path)
+    node, router, subscriptions = (f"127.0.0.1:{free_port()}" for _ in range(3))
+    printed = subprocess.run(
+        [sys.executable, "-m", "spoolrt", "serve", "coreapp", "--tasks", "coretasks",
+         "--pythonpath", str(APPS / "core"), "--http", f"127.0.0.1:{instance.port}",
+         "--spool", str(instance.spool_dir), "--state", str(tmp_path / "state"),
+         "--socket", node, "--subscribe", subscriptions, "--pool-key", "reports",
+         "--fastrouter", router, "--subscription-server", subscriptions, "--print-config"],
+        env=instance.env, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert "modifier1=17" in printed
+    (tmp_path / "uwsgi.ini").write_text(printed)
+    with instance:
+        spec = {"fastrouter": router, "key": "reports", "timeout": 5}
+        with overridden(secret_key=SECRET_KEY, remote={"reports": spec}, eager=False):
+            # the node subscribes once it is up: until then the router places nothing
+            wait_for(lambda: _sent("serve"), 20, 0.1, "the router to place a task")
+        instance.wait_runs("storm", 1, tag="serve")
+        assert [r["tag"] for r in instance.runs("storm")] == ["serve"]
+
+
+def _sent(tag: str) -> bool:
+    try:
+        send_storm(tag)
+    except NoNodeAvailable:
+        return False
+    return True
