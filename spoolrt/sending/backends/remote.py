@@ -20,10 +20,12 @@ a timeout.
 Fastrouter mode: every packet goes to the router with the var ``UWSGI_FASTROUTER_KEY`` = the
 pool's key; the router passes it on unchanged to a node subscribed under that key (with
 ``modifier1=17``; without it the router turns the packet into a WSGI request) and relays the
-node's reply. The router itself skips a node it cannot connect to and marks it failed. A send it
-could not place (it closes the connection: no node alive) or a refusal is tried again through
-the router, ``pool.attempts`` times in all, then ``NoNodeAvailable``; a timeout after sending is
-resent with the same bytes, as in direct mode. uWSGI's reply says nothing of the node, so the
+node's reply. The router itself skips a node that refuses the connection (measured: it marks it
+failed and tries the next); a node that does not connect within its ``fastrouter-timeout`` (a
+partition) makes it close the sender's connection. A send it could not place (closed without an
+answer: that, or no node alive) or a refusal is tried again through the router,
+``pool.attempts`` times in all, then ``NoNodeAvailable``; a timeout after sending is resent with
+the same bytes, as in direct mode. uWSGI's reply says nothing of the node, so the
 handle names the router; the node's own store has the task's record. The node ignores the
 routing var (``envelope.envelope_bytes`` reads only spoolrt's own).
 """
