@@ -34,9 +34,10 @@ from spoolrt.cli._common import (
     examples,
 )
 from spoolrt.cli.preflight import key_source, preflight
-from spoolrt.core.config import ROUTER_KEY, to_node
 from spoolrt.core.defaults import REMOTE_BUFFER_SIZE, SPOOLER_FREQUENCY
 from spoolrt.core.errors import ConfigurationError
+from spoolrt.core.pools import ROUTER_KEY
+from spoolrt.core.readers import to_node
 from spoolrt.spooldir.layout import ensure_dir, write_atomic
 
 DEFAULT_HTTP = "127.0.0.1:8000"

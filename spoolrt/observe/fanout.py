@@ -31,8 +31,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from spoolrt.core import defaults
-from spoolrt.core.config import to_node
 from spoolrt.core.errors import ConfigurationError
+from spoolrt.core.readers import to_node
 
 #: The most a node's answer may weigh: a page of the API is far smaller; a bigger one is a
 #: wrong address (or a hostile one), not a dashboard.

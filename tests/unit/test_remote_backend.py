@@ -14,9 +14,10 @@ import spoolrt
 from spoolrt.core.codec.envelope import ENVELOPE_KEY, decode_body
 from spoolrt.core.codec.packet import HEADER, unpack
 from spoolrt.core.codec.serializers import Signer
-from spoolrt.core.config import RemotePool, overridden
+from spoolrt.core.config import overridden
 from spoolrt.core.errors import ConfigurationError, EnqueueError, NoNodeAvailable
 from spoolrt.core.errors import RemotePayloadTooLarge as TooLarge
+from spoolrt.core.pools import RemotePool
 from spoolrt.sending.handle import RemoteTaskHandle
 
 KEY = "unit-remote-backend-key-0123456789"

@@ -13,9 +13,10 @@ import pytest
 
 import spoolrt
 from spoolrt.core.codec.packet import HEADER, unpack
-from spoolrt.core.config import RemotePool, overridden
+from spoolrt.core.config import overridden
 from spoolrt.core.errors import ConfigurationError, NoNodeAvailable
 from spoolrt.core.errors import RemotePayloadTooLarge as TooLarge
+from spoolrt.core.pools import RemotePool
 from spoolrt.sending.backends.remote import ROUTER_KEY_VAR, RemoteBackend
 from spoolrt.sending.handle import RemoteTaskHandle
 from tests.unit.test_remote_backend import KEY, FakeNode, closed_port, remote_job

@@ -40,8 +40,8 @@ import time
 
 from spoolrt.core.codec.envelope import Envelope, remote_vars
 from spoolrt.core.codec.packet import HEADER, MODIFIER1_SPOOL, pack_vars
-from spoolrt.core.config import RemotePool
 from spoolrt.core.errors import NoNodeAvailable, PayloadTooLarge, RemotePayloadTooLarge
+from spoolrt.core.pools import RemotePool
 from spoolrt.sending.backends.base import Backend
 
 log = logging.getLogger("spoolrt")
