@@ -80,6 +80,7 @@ from spoolrt.runtime.eager import EagerTaskFailed, eager
 from spoolrt.runtime.uwsgi_spooler import install_dispatcher
 from spoolrt.sending.backends import current as backend
 from spoolrt.sending.handle import TaskHandle
+from spoolrt.spooldir.cancel import CancelResult
 from spoolrt.spooldir.inspect import TaskInfo
 
 __all__ = [
@@ -89,6 +90,7 @@ __all__ = [
     "FunctionCallTask",
     "TaskFunction",
     "TaskHandle",
+    "CancelResult",
     "TaskInfo",
     "TaskOptions",
     "current_task",

@@ -1,12 +1,17 @@
 """``spoolrt cancel ID...``: take pending, scheduled or parked tasks away before they run.
 
 Each file is locked as a spooler locks it and removed under that lock, so a running task is
-refused (with that reason) and never half-cancelled; the store records the task as ``skipped``
-with reason ``cancelled``. Exit 1 if any id was not found or refused.
+refused (with that reason) and never half-cancelled; the store records the task as
+``cancelled`` (``spoolrt.results.cancelling``, what ``handle.cancel()`` calls too). Each
+cancel is a line in the directory's audit log (who: the OS user, ``spoolrt.observe.audit``).
+Exit 1 if any id was not found or refused.
 
 JSON shape (``--json``)::
 
-    {"cancelled": [{"id", "task", "path"}], "refused": [{"id", "reason"}], "missing": [ID]}
+    {"cancelled": [{"id", "task", "path"}], "refused": [{"id", "reason", "code"}],
+     "missing": [ID]}
+
+``code`` of a refusal: ``running``, ``gone`` (it ran meanwhile) or ``not-waiting``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from spoolrt.cli._common import (
     write_json,
 )
 from spoolrt.observe.actions import cancel
+from spoolrt.observe.audit import os_user, record_action
 from spoolrt.observe.scan import State, find, scan
 
 
@@ -64,11 +70,12 @@ def cmd_cancel(args: argparse.Namespace) -> int:
                 warn(f"no pending, scheduled or running task {key!r}")
             continue
         (entry,) = found
-        why = cancel(entry)
-        if why:
-            refused.append({"id": entry.task_id, "reason": why})
-            warn(f"not cancelled {entry.task_id}: {why}")
+        done = cancel(entry)
+        if not done:
+            refused.append({"id": entry.task_id, "reason": done.reason, "code": done.code})
+            warn(f"not cancelled {entry.task_id}: {done.reason}")
         else:
+            record_action(entry.spool_dir, os_user(), "cancelled", entry.task_id, via="cli")
             cancelled.append({"id": entry.task_id, "task": entry.label, "path": entry.path})
             if not args.json:
                 print(f"cancelled {entry.task_id} {entry.label}")

@@ -30,7 +30,7 @@ from spoolrt.observe.history import (
 from spoolrt.results import TaskRecord
 
 #: The statuses only the store knows (failed and quarantined tasks keep their files).
-HISTORY_STATES = (TaskStatus.DONE.value, TaskStatus.SKIPPED.value)
+HISTORY_STATES = (TaskStatus.DONE.value, TaskStatus.SKIPPED.value, TaskStatus.CANCELLED.value)
 #: Rows shown when ``-n`` is not given: a history can be long.
 DEFAULT_HISTORY_LIMIT = 50
 

@@ -5,7 +5,8 @@ JSON shapes (stable: fields are only ever added):
 ``ls --json``::
 
     {"spoolers": [DIR, ...], "tasks": [TASK, ...]}
-    (with --status done/skipped also "history": [...], "more": bool: see spoolrt.cli.history)
+    (with --status done/skipped/cancelled also "history": [...], "more": bool: see
+    spoolrt.cli.history)
 
     TASK = {"state": "pending|scheduled|running|failed|quarantined", "id": str|null,
             "task": str|null, "type": str|null, "kind": "spoolrt|foreign|corrupt|bad-signature|...",
@@ -62,9 +63,10 @@ if TYPE_CHECKING:
 def register(subparsers: Any) -> None:
     ls = subparsers.add_parser(
         "ls",
-        help="list pending, scheduled, running, failed, quarantined (and done, skipped) tasks",
+        help="list pending, scheduled, running, failed, quarantined (and done, skipped, "
+        "cancelled) tasks",
         description="List the task files of the spool directories, oldest first; with --status "
-        "done or skipped, the finished tasks the result store keeps, newest first.",
+        "done, skipped or cancelled, the finished tasks the result store keeps, newest first.",
         epilog=examples(
             "spoolrt ls",
             "spoolrt ls --status failed --status quarantined",
@@ -81,7 +83,7 @@ def register(subparsers: Any) -> None:
         "--status",
         action="append",
         choices=[*(s.value for s in State), *history.HISTORY_STATES],
-        help="only this state; repeatable; done and skipped come from the result store",
+        help="only this state; repeatable; done, skipped and cancelled come from the result store",
     )
     ls.add_argument("--since", type=parse_since, help="only since then: an age (1h) or ISO time")
     ls.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N tasks")

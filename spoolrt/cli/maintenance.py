@@ -22,13 +22,11 @@ JSON shapes (stable: fields are only ever added)::
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from spoolrt.cli import results
 from spoolrt.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -47,10 +45,9 @@ from spoolrt.cli._common import (
 from spoolrt.cli.progress import Progress
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import SpoolFileError
-from spoolrt.observe.actions import requeue
-from spoolrt.observe.scan import KEPT, WAITING, Entry, State, entry_for_path, find, scan
-from spoolrt.spooldir.layout import remove_kept
-from spoolrt.spooldir.regular import open_regular
+from spoolrt.observe.actions import purge_entry, requeue
+from spoolrt.observe.audit import os_user, record_action
+from spoolrt.observe.scan import KEPT, Entry, State, entry_for_path, find, scan
 
 
 def register(subparsers: Any) -> None:
@@ -151,6 +148,9 @@ def cmd_retry(args: argparse.Namespace) -> int:
             else:
                 done.append(
                     {"id": entry.task_id, "task": entry.label, "from": entry.path, "path": new_path}
+                )
+                record_action(
+                    entry.spool_dir, os_user(), "retried", entry.task_id or entry.path, via="cli"
                 )
                 progress.echo(f"re-queued {entry.task_id} {entry.label} -> {new_path}")
             progress.advance()
@@ -264,17 +264,16 @@ def purge(
                 "state": entry.state.value,
                 "path": entry.path,
             }
-            if entry.state in WAITING:
-                why = remove_waiting(entry.path)
-            else:
-                remove_kept(entry.path)
-                why = ""
+            why = purge_entry(entry)
             if why:
                 skipped.append({**item, "reason": why})
                 progress.echo(f"skipped {entry.path}: {why}")
             else:
-                if entry.state in WAITING:
-                    results.forget(entry.spool_dir, entry.task_id)
+                target = entry.task_id or entry.path
+                record_action(
+                    entry.spool_dir, os_user(), "purged", target, state=entry.state.value,
+                    via="cli",
+                )  # fmt: skip
                 removed.append(item)
                 progress.echo(
                     f"removed {entry.state.value} {entry.task_id or '-'} "
@@ -282,25 +281,3 @@ def purge(
                 )
             progress.advance()
     return removed, skipped
-
-
-def remove_waiting(path: str) -> str:
-    """Unlink a waiting spool file unless a spooler holds it; returns why not, or ""."""
-    try:
-        fd = open_regular(path, os.O_RDWR)
-    except FileNotFoundError:
-        return "already gone (it ran)"
-    except OSError as exc:
-        return f"cannot be opened ({exc.strerror or exc})"
-    try:
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return "running (locked by a spooler)"
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            return "already gone (it ran)"
-        return ""
-    finally:
-        os.close(fd)  # releases the lock; the name is already gone

@@ -37,9 +37,13 @@ class TaskStatus(str, Enum):
 
     queued ─┐                ┌─> done
     scheduled ─> running ────┼─> skipped
-                   ^         ├─> retrying ─> running ...
-                   │         ├─> failed        (retries used up; kept in the failed area)
-                   └─ retry ─┘   quarantined   (file could not be trusted or resolved)
+      │            ^         ├─> retrying ─> running ...
+      │            │         ├─> failed        (retries used up; kept in the failed area)
+      │            └─ retry ─┘   quarantined   (file could not be trusted or resolved)
+      └─> cancelled  (taken away before it ran: ``spoolrt cancel``, ``handle.cancel()``)
+
+    Records written before ``cancelled`` existed say ``skipped`` with reason ``cancelled``;
+    they stay readable as they are.
     """
 
     QUEUED = "queued"
@@ -50,6 +54,7 @@ class TaskStatus(str, Enum):
     SKIPPED = "skipped"
     FAILED = "failed"
     QUARANTINED = "quarantined"
+    CANCELLED = "cancelled"
 
     #: Printed as its value (``done``), as the CLI, the JSON and the store spell it.
     def __str__(self) -> str:
@@ -77,9 +82,15 @@ class TaskStatus(str, Enum):
         return self in FINAL_STATUSES
 
 
-#: The statuses a task never leaves: done, skipped, failed, quarantined.
+#: The statuses a task never leaves: done, skipped, failed, quarantined, cancelled.
 FINAL_STATUSES = frozenset(
-    {TaskStatus.DONE, TaskStatus.SKIPPED, TaskStatus.FAILED, TaskStatus.QUARANTINED}
+    {
+        TaskStatus.DONE,
+        TaskStatus.SKIPPED,
+        TaskStatus.FAILED,
+        TaskStatus.QUARANTINED,
+        TaskStatus.CANCELLED,
+    }
 )
 
 

@@ -237,9 +237,10 @@ class Dashboard:
         if found is None or not found[_ALLOWED_IF[action]]:
             return _answer(start_response, "409 Conflict", f"cannot {action} it now\n".encode())
         if action == "cancel":
-            why = cancel(found["entry"])
-            if why:
-                return _answer(start_response, "409 Conflict", f"refused: {why}\n".encode())
+            done = cancel(found["entry"])
+            if not done:
+                body = f"refused: {done.reason}\n".encode()
+                return _answer(start_response, "409 Conflict", body)
         else:
             try:
                 requeue(found["entry"], signer)

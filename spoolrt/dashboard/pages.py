@@ -26,7 +26,7 @@ from spoolrt.observe.scan import Entry, State, find, scan
 from spoolrt.results import TaskRecord
 
 FILE_STATES = tuple(s.value for s in State)
-STORE_STATES = (TaskStatus.DONE.value, TaskStatus.SKIPPED.value)
+STORE_STATES = (TaskStatus.DONE.value, TaskStatus.SKIPPED.value, TaskStatus.CANCELLED.value)
 PAGE_SIZE = 50
 #: The task list's time filter (``?since=``): a fixed set of windows, so a URL stays readable.
 WINDOWS = {"15m": 900.0, "1h": 3600.0, "6h": 6 * 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}

@@ -3,7 +3,7 @@
 ``requeue`` (``spoolrt retry``, the dashboard's retry button): a kept (failed or quarantined)
 task goes back as attempt 1 from its own stored, signed file, never from a call rebuilt out of
 what a page displayed. ``cancel`` (``spoolrt cancel``, the cancel button): a waiting task is
-taken away under the spooler's own file lock.
+taken away under the spooler's own file lock and recorded ``cancelled``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import ResultStoreError
 from spoolrt.core.outcomes import TaskStatus
 from spoolrt.observe.history import store_of
-from spoolrt.observe.scan import Entry, State
-from spoolrt.results import TaskDescription, TaskRecord
-from spoolrt.results.tracking import store_for
-from spoolrt.spooldir.claim import claim
+from spoolrt.observe.scan import KEPT, Entry, State
+from spoolrt.results import TaskRecord
+from spoolrt.results.cancelling import cancel_file
+from spoolrt.spooldir.cancel import NOT_WAITING, CancelResult, refused_running, take
 from spoolrt.spooldir.layout import remove_kept, write_spool_file
 from spoolrt.spooldir.regular import read_regular
 
@@ -68,40 +68,51 @@ def requeued(spool_dir: str, task_id: str, name: str, max_attempts: int) -> None
             pass
 
 
-#: The ``reason`` a cancelled task is recorded with (status ``skipped``: final, never run).
-CANCELLED = "cancelled"
 CANCELLABLE = frozenset({State.PENDING, State.SCHEDULED})
 
 
-def cancel(entry: Entry) -> str:
-    """Take a pending, scheduled or parked task away before it runs; returns "" when done,
-    else why not (the entry is then left as it was).
-
-    The file is locked as a spooler locks it (``spooldir.claim``) and unlinked while the lock
-    is held, so a spooler can neither start it meanwhile nor be running it: a running task is
-    refused. The store records it as ``skipped`` with reason ``cancelled`` (final).
-    """
+def cancel(entry: Entry) -> CancelResult:
+    """Take a pending, scheduled or parked task away before it runs and record it
+    ``cancelled`` (``spoolrt.results.cancelling``: the one primitive ``handle.cancel()`` uses
+    too). A false result says why not (a running task is refused); the entry is then left as
+    it was."""
+    if entry.state is State.RUNNING:
+        return refused_running(entry.task_id, entry.path)
     if entry.state not in CANCELLABLE:
-        return f"it is {entry.state.value}: only pending or scheduled tasks can be cancelled"
-    taken = claim(entry.path, due_by=None)
-    if taken is None:
-        return "it is running (its file is locked by a spooler) or has just finished"
-    try:
-        os.unlink(entry.path)
-    finally:
-        taken.release()
-    # The process's own store, as the dispatcher would write it (created if need be, none with
-    # results off): a cancelled task must read as final from its handle.
-    store = store_for(os.path.realpath(entry.spool_dir)) if entry.task_id else None
-    if store is not None:
+        why = f"it is {entry.state.value}: only pending or scheduled tasks can be cancelled"
+        return CancelResult(NOT_WAITING, why, entry.task_id, entry.path)
+    return cancel_file(entry.spool_dir, entry.path, task_id=entry.task_id, name=entry.label)
+
+
+#: What a purge may remove: waiting files (never a running one) and kept ones.
+PURGEABLE = frozenset({State.PENDING, State.SCHEDULED, *KEPT})
+
+
+def purge_entry(entry: Entry) -> str:
+    """Delete one task file for good (``spoolrt purge``, the dashboard's purge); returns ""
+    when it went, else why not (the file is then left as it was).
+
+    A waiting file is taken under the spooler's lock as ``cancel`` takes it (a running one is
+    refused) and its store record is dropped: nothing will ever finish it. A kept file goes with
+    its JSON record beside it (the store keeps its final record: it did fail)."""
+    if entry.state not in PURGEABLE:
+        return f"it is {entry.state.value}: running tasks are never purged"
+    if entry.state in KEPT:
+        remove_kept(entry.path)
+        return ""
+    taken = take(os.path.realpath(entry.spool_dir), entry.path, entry.task_id)
+    if not taken:
+        return taken.reason
+    if entry.task_id:
+        _forget(entry.spool_dir, entry.task_id)
+    return ""
+
+
+def _forget(spool_dir: str, task_id: str) -> None:
+    with store_of(spool_dir) as store:
+        if store is None:
+            return
         try:
-            store.finished(
-                entry.task_id,
-                TaskStatus.SKIPPED,
-                reason=CANCELLED,
-                error="cancelled before it ran",
-                task=TaskDescription(name=entry.label or None, spooler=entry.spool_dir),
-            )
+            store.delete(task_id)
         except ResultStoreError:
             pass
-    return ""

@@ -1,4 +1,5 @@
-"""The audit log of the changes people make (dashboard actions): who, what, when.
+"""The audit log of the changes people make (dashboard actions, ``spoolrt retry``, ``cancel``
+and ``purge``): who, what, when. For the CLI, who is the OS user (``os_user``).
 
 Each action is one JSON line appended to ``<spool>/.spoolrt/audit.log`` of the spool directory
 it changed, and the same said to the ``spoolrt.audit`` logger. The file is what survives: a
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pwd
 from datetime import datetime, timezone
 from typing import Any
 
@@ -30,6 +32,15 @@ log = logging.getLogger("spoolrt.audit")
 def audit_path(spool_dir: str) -> str:
     """Where the audit log of ``spool_dir`` is (whether or not it exists yet)."""
     return os.path.join(spool_dir, defaults.STATE_DIR, AUDIT_FILENAME)
+
+
+def os_user() -> str:
+    """Who runs this process, as the audit log names a CLI user: the name of the real uid in
+    the password database (not ``$USER``, which anyone can set), else ``uid <n>``."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid with no entry (a container's arbitrary uid)
+        return f"uid {os.getuid()}"
 
 
 def record_action(

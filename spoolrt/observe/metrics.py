@@ -62,7 +62,7 @@ from spoolrt.spooldir.presence import HOST, list_announcements
 
 FILE_STATES = ("pending", "scheduled", "parked", "running", "failed", "quarantined")
 PROCESS_STATES = ("idle", "busy", "remote")
-OUTCOMES = ("done", "skipped", "failed", "quarantined")
+OUTCOMES = ("done", "skipped", "failed", "quarantined", "cancelled")
 #: Upper bounds of the duration histograms, in seconds (a task runs milliseconds to hours).
 BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, math.inf)
 

@@ -78,9 +78,10 @@ def supersedes(
     """Whether a write of ``(new_status, new_attempt)`` may replace a stored ``(old_status,
     old_attempt)``: the single ordering rule every store implements.
 
-    - A final status (done, skipped, failed, quarantined) is never replaced: the first final
-      write wins, so a handle that already returned a result never sees it change, and the late
-      duplicate run of an at-least-once delivery cannot turn ``done`` into something else.
+    - A final status (done, skipped, failed, quarantined, cancelled) is never replaced: the
+      first final write wins, so a handle that already returned a result never sees it
+      change, and the late duplicate run of an at-least-once delivery cannot turn ``done``
+      into something else.
     - Any final status replaces any non-final one, whatever the attempts: a finished run is news.
     - Otherwise progress is compared as ``(attempt, step)`` with step queued/scheduled <
       running < retrying, and an equal position is accepted so that a re-run after a crash
@@ -263,8 +264,8 @@ class ResultStore(abc.ABC):
         enqueued_at: float | None = None,
         scheduled_for: float | None = None,
     ) -> bool:
-        """Record the final ``status`` (done, skipped, failed or quarantined, or its value;
-        else ``ValueError``).
+        """Record the final ``status`` (done, skipped, failed, quarantined or cancelled, or its
+        value; else ``ValueError``).
 
         ``result``, ``result_serializer``, ``error``, ``traceback`` and ``reason`` replace the
         stored ones together (so a task that failed once and then succeeded shows no error);

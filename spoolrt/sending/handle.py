@@ -9,6 +9,7 @@ from typing import Any, cast
 from spoolrt.core import defaults
 from spoolrt.core.errors import ResultStoreError, ResultTimeout, TaskFailed
 from spoolrt.core.outcomes import TaskStatus
+from spoolrt.results.cancelling import CancelResult, cancel_task
 from spoolrt.results.tracking import current_record, decode_result
 from spoolrt.spooldir.ids import pending_status
 from spoolrt.spooldir.parking import parked_dir, promoted_path
@@ -82,7 +83,8 @@ class TaskHandle(str):
     @property
     def status(self) -> TaskStatus | None:
         """queued / scheduled (from the spool file, before a run), then running, retrying, done,
-        skipped, failed or quarantined (from the store). None when nothing is known."""
+        skipped, failed, quarantined or cancelled (from the store). None when nothing is
+        known."""
         record = self.record()
         if record is not None:
             return TaskStatus(record.status)
@@ -106,7 +108,8 @@ class TaskHandle(str):
 
     @property
     def ready(self) -> bool:
-        """True once the task reached a final status (done, skipped, failed, quarantined)."""
+        """True once the task reached a final status (done, skipped, failed, quarantined,
+        cancelled)."""
         status = self.status
         return status is not None and status.is_final
 
@@ -142,14 +145,29 @@ class TaskHandle(str):
         record = self.record()
         return record.finished_at if record is not None else None
 
+    def cancel(self) -> CancelResult:
+        """Take the task away before it runs, and record it ``cancelled``.
+
+        A pending, scheduled or parked task's file is removed under the spooler's own file
+        lock, so no spooler can start it meanwhile (``spoolrt.results.cancelling``: what
+        ``spoolrt cancel`` and the dashboard do too). The result is true when it was
+        cancelled; else false, with ``code`` (``running``: a spooler holds it, and a running
+        task is never interrupted; ``finished``; ``gone``; ``not-waiting``) and ``reason``.
+        Nothing is raised for a task that cannot be cancelled: it is an answer, not an error.
+        """
+        if not self.spooler:
+            raise ValueError(f"task {self.task_id} has no spool directory to cancel it in")
+        return cancel_task(self.spooler, self.task_id, name=self.task_name, hint=self.path)
+
     def result(self, timeout: float | None = None, poll: float = 0.05) -> Any:
         """Wait for the task to finish and return its value.
 
-        Returns the task's return value (``None`` for a skipped task, or when the task stored
-        status only). Raises ``TaskFailed`` (with ``.error``, ``.traceback``, ``.status``) when
-        it failed or was quarantined, and ``ResultTimeout`` when ``timeout`` seconds pass first
-        (``timeout=None`` waits for ever). The task's own exception is not re-raised: it
-        happened in another process, and its class may not even be importable here.
+        Returns the task's return value (``None`` for a skipped or cancelled task, or when the
+        task stored status only; ``status`` tells them apart). Raises ``TaskFailed`` (with
+        ``.error``, ``.traceback``, ``.status``) when it failed or was quarantined, and
+        ``ResultTimeout`` when ``timeout`` seconds pass first (``timeout=None`` waits for ever).
+        The task's own exception is not re-raised: it happened in another process, and its
+        class may not even be importable here.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -187,7 +205,8 @@ class RemoteTaskHandle(TaskHandle):
     of the node that wrote the file; that node's store has the task's record.
 
     The task's file, and later its record, live on that node, not here, so ``status`` is None and
-    ``result()`` says where to look instead of waiting forever on a store that never hears of it.
+    ``result()`` says where to look instead of waiting forever on a store that never hears of it;
+    ``cancel()`` raises ``NotImplementedError`` saying where to cancel it (local only).
     """
 
     node: str
@@ -207,6 +226,15 @@ class RemoteTaskHandle(TaskHandle):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild_remote, (self.task_id, self.task_name, self.pool, self.node))
+
+    def cancel(self) -> CancelResult:
+        """Not possible from here: the task's file is on its node, and cancelling takes the
+        spooler's file lock there. Run ``spoolrt cancel ID`` on that node (or call
+        ``Spooler.get_result(ID).cancel()`` in a process of it)."""
+        raise NotImplementedError(
+            f"task {self.task_name} ({self.task_id}) waits on node {self.node} of pool "
+            f"{self.pool!r}: cancel is local only; run `spoolrt cancel {self.task_id}` there"
+        )
 
     def result(self, timeout: float | None = None, poll: float = 0.05) -> Any:
         raise ResultStoreError(

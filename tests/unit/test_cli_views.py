@@ -4,6 +4,8 @@ spool directory whose tasks the pure-Python worker ran (real files, real store).
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import subprocess
 import sys
 import textwrap
@@ -20,6 +22,7 @@ from spoolrt import Spooler
 from spoolrt.api.schedules import ScheduleRegistry, registry, slot_key, spool_entry
 from spoolrt.cli import EXIT_OK, main
 from spoolrt.core.errors import Skip
+from spoolrt.observe.audit import read_actions
 from spoolrt.spooldir.presence import HOST, run_dir
 from spoolrt.testing import LocalSpool, local_spool
 
@@ -236,9 +239,18 @@ def test_cancel_takes_pending_and_scheduled_tasks_away_and_records_them(
     assert data["refused"] == [] and data["missing"] == []
     assert spool.run_until_empty(include_postponed=True) == {"done": 1}  # only `kept` ran
     assert kept.status == "done"
-    assert now.status == "skipped" and later.status == "skipped" and parked.status == "skipped"
-    history = run_json(capsys, "ls", "--spool", d, "--status", "skipped")["history"]
-    assert {h["reason"] for h in history} == {"cancelled"}
+    assert now.status == later.status == parked.status == "cancelled"
+    assert now.ready and now.result(timeout=0) is None
+    history = run_json(capsys, "ls", "--spool", d, "--status", "cancelled")["history"]
+    assert {h["id"] for h in history} == {now.task_id, later.task_id, parked.task_id}
+    assert {h["state"] for h in history} == {"cancelled"}
+    assert run_json(capsys, "ls", "--spool", d, "--status", "skipped")["history"] == []
+    # each cancel is audited as done by the OS user
+    actions = read_actions(d)
+    assert {a["target"] for a in actions} == {now.task_id, later.task_id, parked.task_id}
+    assert {(a["who"], a["action"], a["via"]) for a in actions} == {
+        (pwd.getpwuid(os.getuid()).pw_name, "cancelled", "cli")
+    }
 
 
 def test_cancel_refuses_a_running_task_and_an_unknown_id(

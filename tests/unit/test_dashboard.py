@@ -218,6 +218,6 @@ def test_an_operator_cancels_a_scheduled_task_and_a_viewer_cannot(
     answer = call(app, path, method="POST", user="ops", cookie=cookie, form={"csrf": token})
     assert answer.code == 303
     assert spool.pending() == []
-    assert handle.status == "skipped"
+    assert handle.status == "cancelled"
     again = call(app, path, method="POST", user="ops", cookie=cookie, form={"csrf": token})
     assert again.code == 409  # nothing left to cancel

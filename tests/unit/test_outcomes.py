@@ -58,4 +58,5 @@ def test_final_statuses() -> None:
         TaskStatus.SKIPPED,
         TaskStatus.FAILED,
         TaskStatus.QUARANTINED,
+        TaskStatus.CANCELLED,
     }

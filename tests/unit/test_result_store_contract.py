@@ -571,6 +571,7 @@ def test_counts_has_every_status(mixed: ResultStore) -> None:
         TaskStatus.SKIPPED: 0,
         TaskStatus.FAILED: 1,
         TaskStatus.QUARANTINED: 0,
+        TaskStatus.CANCELLED: 0,
     }
 
 

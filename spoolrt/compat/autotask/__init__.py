@@ -66,6 +66,7 @@ _STATUS = {
     TaskStatus.SKIPPED: DONE,
     TaskStatus.FAILED: ERROR,
     TaskStatus.QUARANTINED: ERROR,
+    TaskStatus.CANCELLED: ERROR,  # it never ran: not DONE
 }
 
 

@@ -101,6 +101,29 @@ def foreign(req):
     return {"path": path.decode()}
 
 
+def _cancelled(result):
+    return {
+        "cancelled": bool(result),
+        "code": result.code,
+        "reason": result.reason,
+        "path": result.path,
+    }
+
+
+def spool_and_cancel(req):
+    """Spool a postponed ``when`` and cancel it at once through the handle ``spool`` returned."""
+    handle = coretasks.when.spool_with((req["tag"],), postpone=req["postpone"])
+    return {"id": handle.task_id, "path": str(handle), **_cancelled(handle.cancel())}
+
+
+def cancel(req):
+    """Cancel by id alone, from a handle rebuilt by ``get_result`` (as a later request would)."""
+    handle = Spooler.get_result(req["id"])
+    if handle is None:
+        return {"cancelled": False, "code": "unknown", "reason": "no such task", "path": ""}
+    return _cancelled(handle.cancel())
+
+
 def unpicklable(_req):
     coretasks.processed(lambda: None)
     return {"spooled": True}
@@ -115,6 +138,8 @@ ROUTES = {
     "/statuses": statuses,
     "/foreign": foreign,
     "/unpicklable": unpicklable,
+    "/spool_and_cancel": spool_and_cancel,
+    "/cancel": cancel,
 }
 
 
