@@ -10,31 +10,11 @@ target (issue 13) is 1 ms median at 10,000 pending for a queued id and for an un
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import statistics
-import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from spoolrt import Spooler, configure
-from spoolrt.core.config import overridden
+from benchmarks.filling import fill_pending, filled_spool, timed
+from spoolrt import Spooler
 from spoolrt.spooldir.inspect import peek_header
-from spoolrt.testing import local_spool
-
-
-@Spooler.task()
-def waiting(n: int) -> int:
-    return n
-
-
-def _median_ms(call: Callable[[], object], times: int) -> tuple[float, float]:
-    samples = []
-    for _ in range(times):
-        began = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - began) * 1e3)
-    return statistics.median(samples), max(samples)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,35 +23,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--dir", default="/dev/shm")
     args = parser.parse_args(argv)
-    root = tempfile.mkdtemp(prefix="spoolrt-status-cost-", dir=args.dir)
-    try:
-        with overridden(durable_writes=False), local_spool(os.path.join(root, "spool")) as spool:
-            configure(spool_dirs=[str(spool.dir)])
-            began = time.perf_counter()
-            handles = [waiting(i) for i in range(args.pending)]
-            fill = (time.perf_counter() - began) / args.pending * 1e6
-            middle = handles[len(handles) // 2].task_id
+    with filled_spool(args.dir, "spoolrt-status-cost-") as spool_dir:
+        handles, fill = fill_pending(args.pending)
+        middle = handles[len(handles) // 2].task_id
 
-            def scan() -> object:
-                for path in Spooler(str(spool.dir)).pending():
-                    header = peek_header(path)
-                    if header is not None and header.get("id") == middle:
-                        return path
-                return None
+        def scan() -> object:
+            for path in Spooler(spool_dir).pending():
+                header = peek_header(path)
+                if header is not None and header.get("id") == middle:
+                    return path
+            return None
 
-            rows = [
-                ("get_result(queued id)", lambda: Spooler.get_result(middle)),
-                ("get_result(unknown id)", lambda: Spooler.get_result("1a2b3c-none-1")),
-                ("status of a rebuilt handle", lambda: Spooler.get_result(middle).status),  # type: ignore[union-attr]
-                ("old way: scan every file", scan),
-            ]
-            print(f"{args.pending:,} pending in {args.dir} (local writer {fill:.1f} us/enqueue)")
-            for label, call in rows:
-                times = args.calls if not label.startswith("old") else max(5, args.calls // 20)
-                median, worst = _median_ms(call, times)
-                print(f"{label:28s} median {median:8.3f} ms   max {worst:8.3f} ms")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+        rows = [
+            ("get_result(queued id)", lambda: Spooler.get_result(middle)),
+            ("get_result(unknown id)", lambda: Spooler.get_result("1a2b3c-none-1")),
+            ("status of a rebuilt handle", lambda: Spooler.get_result(middle).status),  # type: ignore[union-attr]
+            ("old way: scan every file", scan),
+        ]
+        print(f"{args.pending:,} pending in {args.dir} (local writer {fill:.1f} us/enqueue)")
+        for label, call in rows:
+            times = args.calls if not label.startswith("old") else max(5, args.calls // 20)
+            median, worst = timed(call, times, warm_up=False)
+            print(f"{label:28s} median {median:8.3f} ms   max {worst:8.3f} ms")
     return 0
 
 

@@ -215,7 +215,7 @@ class Dashboard:
             rows=listing.rows,
             more=listing.more,
             f=chosen,
-            states=[*pages.FILE_STATES, *pages.STORE_STATES],
+            states=list(pages.STATES),
             windows=list(pages.WINDOWS),
             sorts=pages.SORTS,
             link=link,

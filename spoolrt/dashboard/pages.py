@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import ResultStoreError
 from spoolrt.core.outcomes import TaskStatus
+from spoolrt.dashboard.paging import FILE_STATES, Listing, Row, file_listing
 from spoolrt.observe.actions import CANCELLABLE
 from spoolrt.observe.history import (
     history,
@@ -25,8 +25,9 @@ from spoolrt.observe.metrics import snapshot
 from spoolrt.observe.scan import Entry, State, find, scan
 from spoolrt.results import TaskRecord
 
-FILE_STATES = tuple(s.value for s in State)
 STORE_STATES = (TaskStatus.DONE.value, TaskStatus.SKIPPED.value, TaskStatus.CANCELLED.value)
+#: The list's ``?status=`` choices: the file states (``paging``), then those only the store knows.
+STATES = (*FILE_STATES, *STORE_STATES)
 PAGE_SIZE = 50
 #: The task list's time filter (``?since=``): a fixed set of windows, so a URL stays readable.
 WINDOWS = {"15m": 900.0, "1h": 3600.0, "6h": 6 * 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
@@ -77,32 +78,6 @@ def overview(spool_dirs: Sequence[str]) -> list[dict[str, Any]]:
     return found
 
 
-@dataclass
-class Row:
-    """One line of the task list, from a file or from the store."""
-
-    state: str
-    task_id: str
-    name: str
-    spooler: str
-    when: float | None
-    note: str = ""
-
-
-@dataclass
-class Listing:
-    rows: list[Row] = field(default_factory=list)
-    more: bool = False
-
-
-def _row_of_entry(entry: Entry) -> Row:
-    note = entry.error if entry.state in (State.FAILED, State.QUARANTINED) else ""
-    reason = entry.record.get("reason")
-    if reason:
-        note = f"{reason}: {note}" if note else str(reason)
-    return Row(entry.state.value, entry.task_id, entry.label, entry.spool_dir, entry.since, note)
-
-
 def _row_of_record(spool_dir: str, record: TaskRecord) -> Row:
     return Row(
         record.status.value,
@@ -148,14 +123,11 @@ def task_list(
                 rows.append(_row_of_record(spool_dir, record))
         rows.sort(key=lambda r: r.when or 0.0, reverse=True)
     else:
-        states = [State(status)] if status in FILE_STATES else None
-        entries = scan(dirs, signer, states=states, now=time.time())
-        if name:
-            entries = [e for e in entries if e.matches_task(name)]
-        if start_at is not None:
-            entries = [e for e in entries if e.since >= start_at]
-        entries.sort(key=lambda e: (e.since, e.path))
-        rows = [_row_of_entry(e) for e in entries]
+        # Files are ordered before they are decoded, and only the page is (``paging``).
+        return file_listing(
+            dirs, signer, status=status, name=name, start_at=start_at, sort=sort,
+            offset=offset, page_size=PAGE_SIZE,
+        )  # fmt: skip
     sort_rows(rows, sort)
     start = max(0, offset)
     return Listing(rows[start : start + PAGE_SIZE], more=len(rows) > start + PAGE_SIZE)

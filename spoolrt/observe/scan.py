@@ -99,9 +99,7 @@ class Entry:
 
     def matches_task(self, pattern: str) -> bool:
         """``--task``: the exact label or type id, the function's qualname alone, or a glob."""
-        label = self.label
-        names = {label, self.info.type_id, label.rpartition(":")[2]}
-        return any(n and (n == pattern or fnmatchcase(n, pattern)) for n in names)
+        return label_matches(self.label, self.info.type_id, pattern)
 
     def to_json(self, now: float) -> dict[str, Any]:
         """The stable JSON shape of one task file (documented in ``spoolrt ls --help``)."""
@@ -128,6 +126,13 @@ class Entry:
             "path": self.path,
             "size": info.size,
         }
+
+
+def label_matches(label: str, type_id: str, pattern: str) -> bool:
+    """``--task``/``?name=``: ``pattern`` is the exact label or type id, the function's
+    qualname alone, or a glob over any of them."""
+    names = {label, type_id, label.rpartition(":")[2]}
+    return any(n and (n == pattern or fnmatchcase(n, pattern)) for n in names)
 
 
 def scan(
@@ -163,12 +168,12 @@ def _waiting_entries(spool_dir: str, signer: Signer | None, now: float) -> list[
     """
     parked = {}
     for path in iter_parked(spool_dir):
-        entry = _waiting_entry(spool_dir, path, signer, now)
+        entry = waiting_entry(spool_dir, path, signer, now)
         if entry is not None:
             parked[os.path.basename(path)] = entry
     found = []
     for path in iter_pending(spool_dir):
-        entry = _waiting_entry(spool_dir, path, signer, now)
+        entry = waiting_entry(spool_dir, path, signer, now)
         if entry is not None:
             parked.pop(os.path.basename(path), None)
             found.append(entry)
@@ -184,9 +189,9 @@ def entry_for_path(path: str, signer: Signer | None, now: float) -> Entry | None
             return _kept_entry(str(folder.parent.parent), str(file), state, signer)
     parents = file.parents
     if len(parents) > 4 and parents[2].name == PARKED and parents[3].name == STATE_DIR:
-        return _waiting_entry(str(parents[4]), str(file), signer, now)  # parked/<min>/<prio>/
+        return waiting_entry(str(parents[4]), str(file), signer, now)  # parked/<min>/<prio>/
     spool_dir = folder.parent if folder.name.isdigit() else folder  # a priority sub-directory
-    return _waiting_entry(str(spool_dir), str(file), signer, now)
+    return waiting_entry(str(spool_dir), str(file), signer, now)
 
 
 def find(entries: Collection[Entry], key: str) -> list[Entry]:
@@ -198,7 +203,8 @@ def find(entries: Collection[Entry], key: str) -> list[Entry]:
     return [e for e in entries if e.task_id.startswith(key)]
 
 
-def _waiting_entry(spool_dir: str, path: str, signer: Signer | None, now: float) -> Entry | None:
+def waiting_entry(spool_dir: str, path: str, signer: Signer | None, now: float) -> Entry | None:
+    """The entry of one waiting file (decoded, its lock asked); None when it is gone."""
     info = _describe(path, signer)
     if info is None:
         return None
