@@ -8,8 +8,12 @@
 - **CSRF**: every action is a ``POST`` whose form must carry the token of the ``spoolrt_csrf``
   cookie (double submit: no server state, so it works across workers; the cookie is
   ``SameSite=Strict`` and ``HttpOnly``). Without it: 403.
-- **Escaping**: jinja2 with autoescape; a task argument ``<script>`` shows as text. No script
-  and no asset from outside; the ``Content-Security-Policy`` says ``default-src 'none'``.
+- **Escaping**: jinja2 with autoescape; a task argument ``<script>`` shows as text. No inline
+  script and no asset from outside; the ``Content-Security-Policy`` says ``default-src 'none'``
+  and allows scripts, styles and fetches from the dashboard itself only.
+- **Live refresh**: each page names its JSON twin (``data-api`` on ``<main>``); the
+  dashboard's own ``/live.js`` polls it and, when it changed, swaps in the page's fresh
+  ``<main>``. Without JavaScript every page is the same, reloaded by hand.
 - **Actions** are written to ``<spool>/.spoolrt/audit.log`` (one JSON line each: who, what,
   when; ``spoolrt.observe.audit``) and to the ``spoolrt.audit`` logger.
 
@@ -17,10 +21,10 @@ Routes (below the mount prefix, ``SCRIPT_NAME``): ``/`` overview, ``/tasks?statu
 spooler=&since=&sort=&offset=`` list, ``/task/<id>`` detail, ``/timings`` (run-time p50/p95
 per task), ``/schedules``, ``/processes``, ``/audit``, ``POST /task/<id>/retry`` and
 ``/task/<id>/cancel``, ``/tasks/retry-failed`` (GET: the confirmation; POST with
-``confirm=yes``: retry every failed task the filter matches), ``POST /schedules/run``
-(``schedule=<name>``),
-``/metrics``, ``/api/...`` (the JSON of each page, see ``spoolrt.dashboard.views``),
-``/style.css``.
+``confirm=yes``: retry every failed task the filter matches), ``/purge?status=`` (the same
+for deleting the files of one status), ``POST /schedules/run`` (``schedule=<name>``; every
+action in ``spoolrt.dashboard.actions``), ``/metrics``, ``/api/...`` (the JSON of each page,
+see ``spoolrt.dashboard.views``), ``/style.css``, ``/live.js``.
 """
 
 from __future__ import annotations
@@ -32,39 +36,32 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, urlencode
 
 from spoolrt.core import defaults
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.config import get_settings
-from spoolrt.core.errors import ConfigurationError, SpoolFileError, SpoolrtError
-from spoolrt.dashboard import pages, views
+from spoolrt.core.errors import ConfigurationError
+from spoolrt.dashboard import actions, pages, views
+from spoolrt.dashboard.http import StartResponse, answer, read_form, root, secs, when, who
 from spoolrt.dashboard.pool import page_values, pool_nodes, pool_view
-from spoolrt.dashboard.templates import STYLE, environment
+from spoolrt.dashboard.templates import LIVE_JS, STYLE, environment
 from spoolrt.observe import metrics
-from spoolrt.observe.actions import cancel, requeue
-from spoolrt.observe.audit import record_action
 from spoolrt.observe.fanout import Credentials
 from spoolrt.observe.processes import spoolers
 from spoolrt.observe.schedules import describe_all
 
 Authorize = Callable[[dict[str, Any], str, str], bool]
-StartResponse = Callable[..., Any]
 CSRF_COOKIE = "spoolrt_csrf"
-_MAX_FORM = 16 * 1024
-_PAST = {"retry": "retried", "cancel": "cancelled"}
-_ALLOWED_IF = {"retry": "retryable", "cancel": "cancelable"}
-
-HEADERS = [
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'",
-    ),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "same-origin"),
-    ("Cache-Control", "no-store"),
-]
+#: The HTML pages that have a JSON twin under ``/api`` (what ``live.js`` polls).
+_LIVE = {
+    "/": "/api/overview",
+    "/tasks": "/api/tasks",
+    "/timings": "/api/timings",
+    "/schedules": "/api/schedules",
+    "/processes": "/api/processes",
+    "/audit": "/api/audit",
+}
 
 
 class Dashboard:
@@ -106,20 +103,22 @@ class Dashboard:
         token, fresh = self._csrf_token(environ)
         extra = [("Set-Cookie", self._cookie(environ, token))] if fresh else []
         if method == "POST":
-            form = _read_form(environ)
+            form = read_form(environ)
             environ["spoolrt.form"] = form
             if not hmac.compare_digest(form.get("csrf", ""), token) or fresh:
-                return _answer(start_response, "403 Forbidden", b"CSRF token missing or wrong\n")
-            return self._post(environ, start_response, path)
+                return answer(start_response, "403 Forbidden", b"CSRF token missing or wrong\n")
+            return actions.post(
+                environ, start_response, path, self.spool_dirs, self._signer, self._message
+            )
         if method not in ("GET", "HEAD"):
-            return _answer(start_response, "405 Method Not Allowed", b"GET or POST\n")
+            return answer(start_response, "405 Method Not Allowed", b"GET or POST\n")
         return self._get(environ, start_response, path, token, extra)
 
     def _denied(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if self.challenge and not environ.get("HTTP_AUTHORIZATION"):
             headers = [("WWW-Authenticate", self.challenge)]
-            return _answer(start_response, "401 Unauthorized", b"credentials needed\n", headers)
-        return _answer(start_response, "403 Forbidden", b"not allowed\n")
+            return answer(start_response, "401 Unauthorized", b"credentials needed\n", headers)
+        return answer(start_response, "403 Forbidden", b"not allowed\n")
 
     def _get(
         self,
@@ -131,10 +130,12 @@ class Dashboard:
     ) -> Iterable[bytes]:
         query = {k: v[0] for k, v in parse_qs(str(environ.get("QUERY_STRING", ""))).items()}
         if path == "/style.css":
-            return _answer(start_response, "200 OK", STYLE.encode(), extra, "text/css")
+            return answer(start_response, "200 OK", STYLE.encode(), extra, "text/css")
+        if path == "/live.js":
+            return answer(start_response, "200 OK", LIVE_JS.encode(), extra, "text/javascript")
         if path == "/metrics":
             body = metrics.render(self.spool_dirs)
-            return _answer(start_response, "200 OK", body, extra, metrics.CONTENT_TYPE)
+            return answer(start_response, "200 OK", body, extra, metrics.CONTENT_TYPE)
         if path in ("/pool", "/api/pool"):
             return self._pool(environ, start_response, path, token, extra)
         if path.startswith("/api/"):
@@ -142,10 +143,11 @@ class Dashboard:
                 data = views.api(path, self.spool_dirs, self._signer, query)
             except KeyError:
                 body, code = b'{"error": "not found"}', "404 Not Found"
-                return _answer(start_response, code, body, extra, "application/json")
+                return answer(start_response, code, body, extra, "application/json")
             body = json.dumps(data, default=str).encode()
-            return _answer(start_response, "200 OK", body, extra, "application/json")
+            return answer(start_response, "200 OK", body, extra, "application/json")
         context = self._context(environ, token)
+        context["api"] = self._live_url(environ, path)
         dirs = self.spool_dirs
         if path == "/":
             html = self._render("overview", context, spoolers=pages.overview(dirs))
@@ -158,6 +160,12 @@ class Dashboard:
                 since=chosen["since"],
             )  # fmt: skip
             html = self._render("confirm", context, title="retry failed", f=chosen, n=len(matching))
+        elif path == "/purge":
+            chosen = views.filters(query)
+            n = len(pages.purge_candidates(dirs, self._signer(), **views.purge_filter(chosen)))
+            html = self._render(
+                "purge", context, title="purge", f=chosen, n=n, purgeable=pages.PURGEABLE
+            )
         elif path == "/timings":
             since = views.filters(query)["since"]
             found = pages.timings(dirs, since)
@@ -175,11 +183,11 @@ class Dashboard:
             detail = pages.task_detail(dirs, self._signer(), path[len("/task/") :])
             if detail is None:
                 html = self._render("message", context, title="Not found", message="no such task")
-                return _answer(start_response, "404 Not Found", html.encode(), extra)
+                return answer(start_response, "404 Not Found", html.encode(), extra)
             html = self._render("detail", context, title="task", t=detail)
         else:
-            return _answer(start_response, "404 Not Found", b"not found\n", extra)
-        return _answer(start_response, "200 OK", html.encode(), extra)
+            return answer(start_response, "404 Not Found", b"not found\n", extra)
+        return answer(start_response, "200 OK", html.encode(), extra)
 
     def _pool(
         self,
@@ -192,10 +200,10 @@ class Dashboard:
         view, problem = pool_view(*self.pool)
         if path == "/api/pool":
             body = json.dumps(view, default=str).encode()
-            return _answer(start_response, "200 OK", body, extra, "application/json")
+            return answer(start_response, "200 OK", body, extra, "application/json")
         values = page_values(view, problem)
         html = self._render("pool", self._context(environ, token), title="pool", **values)
-        return _answer(start_response, "200 OK", html.encode(), extra)
+        return answer(start_response, "200 OK", html.encode(), extra)
 
     def _tasks(self, context: dict[str, Any], query: dict[str, str]) -> str:
         chosen = views.filters(query)
@@ -221,55 +229,9 @@ class Dashboard:
             link=link,
             next_url=link(offset=following),
             retry_url=f"{context['root']}/tasks/retry-failed?{urlencode(kept)}",
+            purgeable=pages.PURGEABLE,
+            purge_url=f"{context['root']}/purge?{urlencode(kept)}",
         )
-
-    def _post(
-        self, environ: dict[str, Any], start_response: StartResponse, path: str
-    ) -> Iterable[bytes]:
-        parts = path.strip("/").split("/")
-        if path in ("/tasks/retry-failed", "/schedules/run"):
-            return self._bulk(environ, start_response, path)
-        if len(parts) != 3 or parts[0] != "task" or parts[2] not in ("retry", "cancel"):
-            return _answer(start_response, "404 Not Found", b"no such action\n")
-        task_id, action = parts[1], parts[2]
-        signer = self._signer()
-        found = pages.task_detail(self.spool_dirs, signer, task_id)
-        if found is None or not found[_ALLOWED_IF[action]]:
-            return _answer(start_response, "409 Conflict", f"cannot {action} it now\n".encode())
-        if action == "cancel":
-            done = cancel(found["entry"])
-            if not done:
-                body = f"refused: {done.reason}\n".encode()
-                return _answer(start_response, "409 Conflict", body)
-        else:
-            try:
-                requeue(found["entry"], signer)
-            except SpoolFileError as exc:
-                return _answer(start_response, "409 Conflict", f"refused: {exc}\n".encode())
-        record_action(found["entry"].spool_dir, _who(environ), _PAST[action], task_id)
-        location = f"{_root(environ)}/task/{quote(task_id)}"
-        return _answer(start_response, "303 See Other", b"", [("Location", location)])
-
-    def _bulk(
-        self, environ: dict[str, Any], start_response: StartResponse, path: str
-    ) -> Iterable[bytes]:
-        """Retry every failed task a filter matches (after its confirmation), or run a schedule
-        now; both audited line by line."""
-        who, form = _who(environ), environ["spoolrt.form"]
-        if path == "/tasks/retry-failed":
-            if form.get("confirm") != "yes":
-                return _answer(start_response, "400 Bad Request", b"confirm=yes is needed\n")
-            done, refused = views.retry_failed(self.spool_dirs, self._signer(), form, who)
-            lines = [f"retried {done} failed task(s)", *(f"refused {r}" for r in refused)]
-            return _answer(start_response, "200 OK", self._message(environ, "; ".join(lines)))
-        try:
-            task_id = views.run_schedule(form.get("schedule", ""), who)
-        except KeyError:
-            return _answer(start_response, "404 Not Found", b"no such schedule here\n")
-        except SpoolrtError as exc:
-            return _answer(start_response, "409 Conflict", f"refused: {exc}\n".encode())
-        location = f"{_root(environ)}/task/{quote(task_id)}"
-        return _answer(start_response, "303 See Other", b"", [("Location", location)])
 
     def _message(self, environ: dict[str, Any], message: str) -> bytes:
         context = self._context(environ, "")
@@ -279,13 +241,14 @@ class Dashboard:
 
     def _context(self, environ: dict[str, Any], token: str) -> dict[str, Any]:
         return {
-            "root": _root(environ),
-            "user": _who(environ),
+            "root": root(environ),
+            "user": who(environ),
             "operator": self.authorize(environ, "POST", "/"),
             "csrf": token,
-            "when": _when,
-            "secs": _secs,
+            "when": when,
+            "secs": secs,
             "title": "overview",
+            "api": "",
             "pool_nodes": len(self._pool_nodes()),
         }
 
@@ -294,6 +257,14 @@ class Dashboard:
             return pool_nodes(self.pool[0])
         except ConfigurationError:
             return [None]  # a bad address: the pool page says which
+
+    def _live_url(self, environ: dict[str, Any], path: str) -> str:
+        """The JSON twin of the page ``path`` that ``live.js`` polls ("" for none)."""
+        twin = _LIVE.get(path) or (f"/api{path}" if path.startswith("/task/") else "")
+        if not twin:
+            return ""
+        query = str(environ.get("QUERY_STRING", ""))
+        return f"{root(environ)}{twin}" + (f"?{query}" if query else "")
 
     def _render(self, template: str, context: dict[str, Any], /, **values: Any) -> str:
         return str(self.templates.get_template(template).render({**context, **values}))
@@ -310,49 +281,9 @@ class Dashboard:
         return secrets.token_urlsafe(32), True
 
     def _cookie(self, environ: dict[str, Any], token: str) -> str:
-        return f"{CSRF_COOKIE}={token}; Path={_root(environ) or '/'}; HttpOnly; SameSite=Strict"
+        return f"{CSRF_COOKIE}={token}; Path={root(environ) or '/'}; HttpOnly; SameSite=Strict"
 
 
 def _default_signer() -> Signer | None:
     settings = get_settings()
     return settings.signer() if settings.signing else None
-
-
-def _root(environ: dict[str, Any]) -> str:
-    return str(environ.get("SCRIPT_NAME", "")).rstrip("/")
-
-
-def _who(environ: dict[str, Any]) -> str:
-    return str(environ.get("REMOTE_USER") or environ.get("spoolrt.user") or "anonymous")
-
-
-def _when(stamp: float | None) -> str:
-    return "-" if stamp is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
-
-
-def _secs(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f} s"
-
-
-def _read_form(environ: dict[str, Any]) -> dict[str, str]:
-    try:
-        length = min(int(environ.get("CONTENT_LENGTH") or 0), _MAX_FORM)
-    except ValueError:
-        length = 0
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    parsed = parse_qs(body.decode("utf-8", "replace"))
-    return {k: v[0] for k, v in parsed.items()}
-
-
-def _answer(
-    start_response: StartResponse,
-    status: str,
-    body: bytes,
-    headers: Sequence[tuple[str, str]] = (),
-    content_type: str = "text/html; charset=utf-8",
-) -> list[bytes]:
-    if not status.startswith("200") and content_type.startswith("text/html") and b"<" not in body:
-        content_type = "text/plain; charset=utf-8"
-    all_headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *HEADERS]
-    start_response(status, [*all_headers, *headers])
-    return [body]

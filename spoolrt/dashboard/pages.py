@@ -138,10 +138,45 @@ def failed_matching(
 ) -> list[Entry]:
     """The failed task files the task list's filter shows (its status aside): what "retry all
     failed matching the filter" re-queues, and what its confirmation step counts first."""
+    return _matching(spool_dirs, signer, [State.FAILED], name=name, spooler=spooler, since=since)
+
+
+#: The ``?status=`` a purge takes: every file state but running (a running task is never
+#: purged), as ``spoolrt purge --failed / --quarantine / --pending`` do.
+PURGEABLE = (State.FAILED.value, State.QUARANTINED.value, State.PENDING.value,
+             State.SCHEDULED.value)  # fmt: skip
+
+
+def purge_candidates(
+    spool_dirs: Sequence[str],
+    signer: Signer | None,
+    *,
+    status: str,
+    name: str,
+    spooler: str,
+    since: str,
+) -> list[Entry]:
+    """The files "purge" deletes for the list's filter: its status (one of ``PURGEABLE``;
+    anything else: nothing), name, spooler and time window."""
+    if status not in PURGEABLE:
+        return []
+    states = [State(status)]
+    return _matching(spool_dirs, signer, states, name=name, spooler=spooler, since=since)
+
+
+def _matching(
+    spool_dirs: Sequence[str],
+    signer: Signer | None,
+    states: list[State],
+    *,
+    name: str,
+    spooler: str,
+    since: str,
+) -> list[Entry]:
     dirs = [d for d in spool_dirs if not spooler or d == spooler]
     now = time.time()
     start_at = cutoff(since, now)
-    entries = scan(dirs, signer, states=[State.FAILED], now=now)
+    entries = scan(dirs, signer, states=states, now=now)
     return [
         e
         for e in entries

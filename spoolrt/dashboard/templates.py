@@ -1,5 +1,6 @@
-"""The dashboard's pages: jinja2 templates with autoescape on, and one stylesheet served by the
-app itself (no CDN, no script: it works offline and under ``default-src 'none'``)."""
+"""The dashboard's pages: jinja2 templates with autoescape on, one stylesheet and one small
+script (``LIVE_JS``, live refresh) served by the app itself: no CDN, no inline script, so it
+works offline and under ``default-src 'none'``; every page works without the script too."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222}
 header{background:#234;color:#fff;padding:.6em 1em}header a{color:#fff;margin-right:1em}
 main{padding:1em}table{border-collapse:collapse}td,th{padding:.2em .6em;text-align:left;
 border-bottom:1px solid #ddd;vertical-align:top}th{background:#f4f4f4}
-.failed,.quarantined{color:#a00}.done{color:#070}pre{background:#f7f7f7;padding:.6em;
+.failed,.quarantined{color:#a00}.done{color:#070}.cancelled{color:#777}
+.live{margin-left:1em;font-size:85%;opacity:.8}pre{background:#f7f7f7;padding:.6em;
 overflow:auto;max-width:100em}.warn{background:#fee;padding:.4em}.who{float:right}form.inline{display:inline}
 """
 
 BASE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>spoolrt — {{ title }}</title>
-<link rel="stylesheet" href="{{ root }}/style.css"></head><body>
+<link rel="stylesheet" href="{{ root }}/style.css">
+<script src="{{ root }}/live.js" defer></script></head><body>
 <header><strong>spoolrt</strong> &nbsp;
 <a href="{{ root }}/">overview</a><a href="{{ root }}/tasks">tasks</a>
 <a href="{{ root }}/tasks?status=failed">failed</a>
@@ -31,8 +34,10 @@ BASE = """<!doctype html>
 <a href="{{ root }}/tasks?status=done">done</a><a href="{{ root }}/timings">timings</a>
 <a href="{{ root }}/schedules">schedules</a><a href="{{ root }}/processes">processes</a>
 <a href="{{ root }}/audit">audit</a><a href="{{ root }}/metrics">metrics</a>
-<span class="who">{{ user }}{% if operator %} (operator){% endif %}</span></header>
-<main>{% block body %}{% endblock %}</main></body></html>"""
+<span class="who">{{ user }}{% if operator %} (operator){% endif %}<span id="live"
+class="live"></span></span></header>
+<main{% if api %} data-api="{{ api }}"{% endif %}>{% block body %}{% endblock %}</main>
+</body></html>"""
 
 OVERVIEW = """{% extends "base" %}{% block body %}<h1>Overview</h1>
 {% if pool_nodes %}<p><a id="pool-link" href="{{ root }}/pool">the pool: {{ pool_nodes }} nodes</a>
@@ -62,6 +67,8 @@ TASKS = """{% extends "base" %}{% block body %}
 <input type="hidden" name="spooler" value="{{ f.spooler }}"><button>filter</button></form>
 {% if operator and f.status in ("", "failed") %}<p><a id="retry-failed" href="{{ retry_url }}">
 retry all failed tasks matching this filter…</a></p>{% endif %}
+{% if operator and f.status in purgeable %}<p><a id="purge" href="{{ purge_url }}">
+purge all {{ f.status }} tasks matching this filter…</a></p>{% endif %}
 <table id="tasks"><tr><th><a href="{{ link(sort="state") }}">state</a></th><th>id</th>
 <th><a href="{{ link(sort="name") }}">task</a></th>
 <th><a href="{{ link(sort="old" if f.sort == "new" else "new") }}">when</a></th><th>note</th></tr>
@@ -80,6 +87,58 @@ CONFIRM = """{% extends "base" %}{% block body %}<h1>Retry failed tasks</h1>
 value="yes">{% for k in ("name", "spooler", "since") %}<input type="hidden" name="{{ k }}"
 value="{{ f[k] }}">{% endfor %}<button id="confirm">retry these {{ n }}</button></form>
 {% endif %}<p><a href="{{ root }}/tasks?status=failed">back</a></p>{% endblock %}"""
+
+PURGE = """{% extends "base" %}{% block body %}<h1>Purge {{ f.status or "tasks" }}</h1>
+{% if f.status not in purgeable %}<p>Choose what to purge: {% for s in purgeable %}<a
+href="{{ root }}/purge?status={{ s }}">{{ s }}</a> {% endfor %}(a running task is never
+purged).</p>{% else %}<p id="matching">{{ n }} {{ f.status }} task file(s) match{% if f.name %}
+name {{ f.name }}{% endif %}{% if f.since %} in the last {{ f.since }}{% endif %}{% if f.spooler
+%} in {{ f.spooler }}{% endif %}. Purging deletes them for good, as <code>spoolrt purge</code>
+does: a waiting one under its spooler's lock (a running one is left), a kept one with its
+record.</p>{% if operator and n %}<form method="post" action="{{ root }}/purge">
+<input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="confirm"
+value="yes">{% for k in ("status", "name", "spooler", "since") %}<input type="hidden"
+name="{{ k }}" value="{{ f[k] }}">{% endfor %}<button id="confirm">delete these {{ n }}</button>
+</form>{% endif %}{% endif %}<p><a href="{{ root }}/tasks?status={{ f.status }}">back</a></p>
+{% endblock %}"""
+
+#: Live refresh: poll this page's JSON twin (``data-api`` on ``<main>``) and, when it changed,
+#: swap in the page's fresh ``<main>``; never while a form field in it has the focus, and not
+#: at all without ``fetch`` (the page is then as it was served, reloaded by hand).
+LIVE_JS = """// spoolrt dashboard: live refresh (served by the dashboard itself; no inline script).
+(function () {
+  "use strict";
+  var main = document.querySelector("main[data-api]");
+  if (!main || !window.fetch || !window.DOMParser) { return; }
+  var api = main.getAttribute("data-api"), every = 2000, last = null;
+  var badge = document.getElementById("live");
+  function say(text) { if (badge) { badge.textContent = text; } }
+  function inUse() {
+    var active = document.activeElement;
+    return active && main.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName);
+  }
+  function get(url, accept) {
+    return fetch(url, {credentials: "same-origin", headers: {"Accept": accept}})
+      .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.text(); });
+  }
+  function swap() {
+    return get(window.location.href, "text/html").then(function (html) {
+      var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("main");
+      if (fresh) { main.innerHTML = fresh.innerHTML; }
+    });
+  }
+  function poll() {
+    get(api, "application/json").then(function (text) {
+      say("live");
+      if (last === null) { last = text; return null; }
+      if (text === last || inUse()) { return null; }
+      return swap().then(function () { last = text; });
+    }).catch(function () { say("live refresh paused"); })
+      .then(function () { window.setTimeout(poll, every); });
+  }
+  poll();
+}());
+"""
 
 TIMINGS = """{% extends "base" %}{% block body %}<h1>Run and wait times</h1>
 <form method="get" action="{{ root }}/timings"><label>since <select name="since">
@@ -170,6 +229,7 @@ def environment() -> Any:
             "processes": PROCESSES,
             "audit": AUDIT,
             "pool": POOL,
+            "purge": PURGE,
         }
     )
     return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)

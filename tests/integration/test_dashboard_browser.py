@@ -1,7 +1,8 @@
 """The dashboard in a real headless Chromium, mounted in an app served by real uWSGI with a
 spooler: refused without credentials, logs in, finds the failed task, opens its detail (the
 traceback, the ``<script>`` argument as text), presses retry and sees it run, filters by name
-and reloads the URL to the same view, cancels a scheduled task. Screenshots of the overview
+and reloads the URL to the same view, cancels a scheduled task, and sees a task that finishes
+while its page is open appear without a reload (live refresh). Screenshots of the overview
 and a detail page are saved in the test's tmp dir (their paths are printed).
 
 Chromium and chromedriver come from the system packages (``.ci/run`` installs them); selenium
@@ -100,7 +101,9 @@ def test_the_dashboard_in_a_browser(
     assert "RuntimeError: first run of" in traceback
     detail_text = browser.find_element(By.ID, "detail").text
     assert ARGUMENT in detail_text  # shown as text...
-    assert not browser.find_elements(By.TAG_NAME, "script")  # ...never as a script
+    scripts = browser.find_elements(By.TAG_NAME, "script")  # ...never as a script: the one
+    assert [s.get_attribute("src") for s in scripts] == [f"{base}/live.js"]  # is the dashboard's
+    assert all(not s.get_attribute("innerHTML").strip() for s in scripts)
     detail = tmp_path / "detail.png"
     browser.save_screenshot(str(detail))
 
@@ -125,7 +128,7 @@ def test_the_dashboard_in_a_browser(
     browser.get(f"{base}/task/{later_id}")
     assert browser.find_element(By.CSS_SELECTOR, "#detail td.scheduled").text == "scheduled"
     browser.find_element(By.ID, "cancel").click()
-    assert browser.find_element(By.CSS_SELECTOR, "#detail td.skipped").text == "skipped"
+    assert browser.find_element(By.CSS_SELECTOR, "#detail td.cancelled").text == "cancelled"
     assert "cancelled" in browser.find_element(By.ID, "detail").text
     assert not browser.find_elements(By.ID, "cancel")
 
@@ -133,6 +136,25 @@ def test_the_dashboard_in_a_browser(
         assert shot.stat().st_size > 1000
     with capsys.disabled():
         print(f"\nscreenshots: {overview} {detail}")
+
+
+def test_a_task_finishing_while_its_page_is_open_shows_up_without_a_reload(
+    served: UwsgiInstance, browser: Any
+) -> None:
+    base = f"http://127.0.0.1:{served.port}/spoolrt"
+    log_in(browser, "eve", VIEWER_PASSWORD)
+    browser.get(f"{base}/tasks?status=done")
+    assert browser.find_element(By.TAG_NAME, "main").get_attribute("data-api")
+    wait_for(lambda: browser.find_element(By.ID, "live").text == "live", 10, 0.1, "live.js polling")
+    browser.execute_script("window.spoolrtNotReloaded = true;")  # gone if the page reloads
+    task_id = served.get("/enqueue/greet?arg=live")["id"]
+
+    def shown() -> bool:
+        return task_id in browser.find_element(By.ID, "tasks").text
+
+    wait_for(shown, 30, 0.2, "the finished task to appear on the open page")
+    assert browser.execute_script("return window.spoolrtNotReloaded === true;")
+    assert browser.current_url == f"{base}/tasks?status=done"
 
 
 def test_a_viewer_in_the_browser_sees_no_retry_button(served: UwsgiInstance, browser: Any) -> None:
