@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,3 +162,23 @@ def test_cli_retry_and_purge_write_the_audit_log_as_the_os_user(spool: LocalSpoo
     me = pwd.getpwuid(os.getuid()).pw_name
     lines = sorted((a["action"], a["target"], a["who"], a["via"]) for a in read_actions(d))
     assert lines == [("purged", second.task_id, me, "cli"), ("retried", first.task_id, me, "cli")]
+
+
+def test_a_parked_task_promoted_between_lock_and_unlink_is_still_cancelled(
+    spool: LocalSpool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The promotion is a rename without a lock: it can land right after ``claim`` locked the
+    parked name. (Before, cancel raised FileNotFoundError there and the file stayed to run.)"""
+    handle = job.spool_with((11,), postpone=7200)
+    moved = promoted_path(str(spool.dir), handle.path)
+
+    def claim_then_promote(path: str, *, due_by: float | None) -> Any:
+        taken = claim(path, due_by=due_by)
+        os.rename(path, moved)  # promote_due, in another process, in that instant
+        return taken
+
+    monkeypatch.setattr("spoolrt.spooldir.cancel.claim", claim_then_promote)
+    done = handle.cancel()
+    assert done and done.path == moved
+    assert not os.path.exists(moved) and spool.pending() == []
+    assert handle.status is TaskStatus.CANCELLED
