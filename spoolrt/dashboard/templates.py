@@ -104,13 +104,15 @@ name="{{ k }}" value="{{ f[k] }}">{% endfor %}<button id="confirm">delete these 
 
 #: Live refresh: poll this page's JSON twin (``data-api`` on ``<main>``) and, when it changed,
 #: swap in the page's fresh ``<main>``; never while a form field in it has the focus, and not
-#: at all without ``fetch`` (the page is then as it was served, reloaded by hand).
+#: at all without ``fetch`` (the page is then as it was served, reloaded by hand). The first
+#: answer always fetches the page once (it was rendered before that answer, so it may be
+#: older); a fetched page that is the same as the one shown changes nothing.
 LIVE_JS = """// spoolrt dashboard: live refresh (served by the dashboard itself; no inline script).
 (function () {
   "use strict";
   var main = document.querySelector("main[data-api]");
   if (!main || !window.fetch || !window.DOMParser) { return; }
-  var api = main.getAttribute("data-api"), every = 2000, last = null;
+  var api = main.getAttribute("data-api"), every = 2000, last = null, shown = main.innerHTML;
   var badge = document.getElementById("live");
   function say(text) { if (badge) { badge.textContent = text; } }
   function inUse() {
@@ -124,13 +126,15 @@ LIVE_JS = """// spoolrt dashboard: live refresh (served by the dashboard itself;
   function swap() {
     return get(window.location.href, "text/html").then(function (html) {
       var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("main");
-      if (fresh) { main.innerHTML = fresh.innerHTML; }
+      // Only a page that changed replaces what is shown (elements in use stay as they are).
+      if (fresh && fresh.innerHTML !== shown) { main.innerHTML = shown = fresh.innerHTML; }
     });
   }
   function poll() {
     get(api, "application/json").then(function (text) {
       say("live");
-      if (last === null) { last = text; return null; }
+      // The first answer may already be newer than the page it was served with: swap once
+      // after it, so what is shown is never older than the answer compared against next.
       if (text === last || inUse()) { return null; }
       return swap().then(function () { last = text; });
     }).catch(function () { say("live refresh paused"); })
