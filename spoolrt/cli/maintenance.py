@@ -10,6 +10,9 @@ Both keep the spool directory's promise that nothing is lost by accident:
   ``fcntl`` lock a uWSGI spooler takes, then unlinks it while holding the lock: a spooler that
   opened the file in that instant finds it locked, or (after ``access()``) gone, and skips it.
 
+Each task either changes is one line in its directory's audit log (``spoolrt.observe.audit``,
+who: the OS user, ``"via": "cli"``), as the dashboard's actions are.
+
 JSON shapes (stable: fields are only ever added)::
 
     retry --json  {"requeued": [{"id", "task", "from": kept path, "path": new spool file}],

@@ -3,7 +3,9 @@
 ``requeue`` (``spoolrt retry``, the dashboard's retry button): a kept (failed or quarantined)
 task goes back as attempt 1 from its own stored, signed file, never from a call rebuilt out of
 what a page displayed. ``cancel`` (``spoolrt cancel``, the cancel button): a waiting task is
-taken away under the spooler's own file lock and recorded ``cancelled``.
+taken away under the spooler's own file lock and recorded ``cancelled`` (the primitive lives
+below, in ``spoolrt.results.cancelling``, for ``handle.cancel()`` too). ``purge_entry``
+(``spoolrt purge``, the dashboard's purge): a file deleted for good, never a running one.
 """
 
 from __future__ import annotations

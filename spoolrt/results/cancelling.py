@@ -19,7 +19,6 @@ from spoolrt.results.tracking import current_record, store_for
 from spoolrt.spooldir.cancel import (
     FINISHED,
     NOT_WAITING,
-    RUNNING,
     CancelResult,
     locate,
     refused_running,
@@ -83,4 +82,4 @@ def record_cancelled(spool_dir: str, task_id: str, name: str) -> bool:
     return True
 
 
-__all__ = ["RUNNING", "CancelResult", "cancel_file", "cancel_task", "record_cancelled"]
+__all__ = ["CancelResult", "cancel_file", "cancel_task", "record_cancelled"]
