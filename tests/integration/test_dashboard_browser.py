@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
@@ -150,7 +151,10 @@ def test_a_task_finishing_while_its_page_is_open_shows_up_without_a_reload(
     task_id = served.get("/enqueue/greet?arg=live")["id"]
 
     def shown() -> bool:
-        return task_id in browser.find_element(By.ID, "tasks").text
+        try:  # live.js may swap <main> out between the look-up and the read
+            return task_id in browser.find_element(By.TAG_NAME, "main").text
+        except StaleElementReferenceException:
+            return False
 
     wait_for(shown, 30, 0.2, "the finished task to appear on the open page")
     assert browser.execute_script("return window.spoolrtNotReloaded === true;")
@@ -161,6 +165,12 @@ def test_a_viewer_in_the_browser_sees_no_retry_button(served: UwsgiInstance, bro
     failed_id = served.get("/enqueue/flaky?arg=viewer")["id"]
     wait_for(lambda: served.area("failed"), 30, what="the flaky task in the failed area")
     log_in(browser, "eve", VIEWER_PASSWORD)
-    browser.get(f"http://127.0.0.1:{served.port}/spoolrt/task/{failed_id}")
-    assert browser.find_element(By.ID, "traceback").text
+    page = f"http://127.0.0.1:{served.port}/spoolrt/task/{failed_id}"
+
+    def traceback_shown() -> bool:
+        # the failed area is written just before the store's record, which holds the traceback
+        browser.get(page)
+        return any(e.text for e in browser.find_elements(By.ID, "traceback"))
+
+    wait_for(traceback_shown, 30, 0.2, "the failed task's page with its traceback")
     assert not browser.find_elements(By.ID, "retry")
