@@ -76,6 +76,14 @@ class Settings:
     dashboards: dict[str, list[str]] = field(default_factory=dict)
     _signer: Signer | None = field(default=None, repr=False)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Any change, however made (``configure()``, a test setting an attribute), invalidates
+        # what was derived from the settings: the backend and spooler choice, checked defaults.
+        global _generation
+        object.__setattr__(self, name, value)
+        if not name.startswith("_"):  # ``_signer`` is derived, and reset with what it derives from
+            _generation += 1
+
     def signer(self) -> Signer | None:
         """The signer for new envelopes and for verification; None when signing is off."""
         if not self.signing:
@@ -92,6 +100,15 @@ class Settings:
 
 _lock = threading.Lock()
 _settings: Settings | None = None
+#: Bumped by every change of the settings (``configure()``, ``reset()``, ``overridden()``, any
+#: attribute set on a ``Settings``), so what is derived from them once per process (the backend
+#: and spooler choice, the checked retry defaults) knows when to derive it again.
+_generation = 0
+
+
+def generation() -> int:
+    """A number that changes whenever the settings may have changed (see ``_generation``)."""
+    return _generation
 
 
 #: How each setting is read; settings not named here (keys, the result store) are taken as given.
@@ -140,9 +157,10 @@ def _from_environment() -> Settings:
 
 
 def get_settings() -> Settings:
-    global _settings
+    global _settings, _generation
     if _settings is None:
         _settings = _from_environment()
+        _generation += 1
         if not _settings.signing:
             _warn_unsigned()
     return _settings
@@ -177,8 +195,9 @@ def _warn_unsigned() -> None:
 
 def reset() -> None:
     """Forget all configuration (tests)."""
-    global _settings
+    global _settings, _generation
     _settings = None
+    _generation += 1
 
 
 @contextmanager
@@ -186,7 +205,7 @@ def overridden(**options: Any) -> Iterator[Settings]:
     """Run a block with a copy of the current settings changed by ``options``, then put the
     previous settings back (the test fixtures' way to point spoolrt at a temporary spool dir
     without losing what the test suite configured)."""
-    global _settings
+    global _settings, _generation
     previous = get_settings()
     _settings = replace(
         previous,
@@ -198,3 +217,4 @@ def overridden(**options: Any) -> Iterator[Settings]:
         yield configure(**options)
     finally:
         _settings = previous
+        _generation += 1

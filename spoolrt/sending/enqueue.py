@@ -9,27 +9,22 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from spoolrt.core.codec.envelope import Envelope, encode_body, new_task_id, spool_vars
 from spoolrt.core.codec.packet import pack
 from spoolrt.core.codec.serializers import get_serializer
-from spoolrt.core.config import Settings, get_settings
+from spoolrt.core.config import Settings, generation, get_settings
 from spoolrt.core.errors import (
     BackendUnavailable,
     ConfigurationError,
     InvalidTaskOption,
     UnknownSpooler,
 )
-from spoolrt.core.options import (
-    TaskOptions,
-    check_delay,
-    check_priority,
-    check_retries,
-    resolve_at,
-)
+from spoolrt.core.options import TaskOptions, check_delay, check_retries, resolve_at
 from spoolrt.sending import backends
+from spoolrt.sending.backends import Backend, RemoteBackend
 from spoolrt.sending.handle import RemoteTaskHandle, TaskHandle
 from spoolrt.spooldir.ids import link as link_id
 from spoolrt.spooldir.parking import place_spool_file, should_park
@@ -95,6 +90,49 @@ def _names_a_path(spooler: Any) -> bool:
         return False
 
 
+class _Route(NamedTuple):
+    """Where calls naming one spooler go, derived once per settings generation: the remote
+    pool's backend (then nothing else is set), or the backend, the spool directory and whether
+    the call named that directory by its path."""
+
+    remote: RemoteBackend | None
+    backend: Backend | None
+    spool_dir: str
+
+
+_routes: dict[str | None, _Route] = {}
+_routes_token: tuple[Any, ...] = ()
+
+
+def _route(spooler: Any, settings: Settings) -> _Route:
+    """The route of ``spooler``, cached for ``None`` and names (the common cases) until the
+    settings, the uwsgi module or the forced backend change (``backends.choice_token()``)."""
+    global _routes_token
+    cacheable = spooler is None or type(spooler) is str
+    if cacheable:
+        token = backends.choice_token()
+        if token != _routes_token:
+            _routes.clear()
+            _routes_token = token
+        found = _routes.get(spooler)
+        if found is not None:
+            return found
+    remote = backends.remote(spooler)
+    if remote is not None:
+        route = _Route(remote, None, "")
+    else:
+        if isinstance(spooler, str) and spooler in settings.remote:
+            # eager or forced: a pool's tasks run where every other task of this process does
+            spooler = None
+        spool_dir = resolve_spool_dir(spooler)
+        route = _Route(
+            None, backends.current(spool_dir if _names_a_path(spooler) else None), spool_dir
+        )
+    if cacheable:
+        _routes[spooler] = route
+    return route
+
+
 def enqueue(
     options: TaskOptions,
     *,
@@ -108,27 +146,29 @@ def enqueue(
 
     ``task_id`` names the task instead of a fresh id, for callers whose task has an identity
     of its own (a schedule slot's key); it must be unique, spoolrt does not check that.
+
+    The route (backend, spool directory or remote pool) is chosen once per settings
+    generation, and ``options`` are not checked again: a ``TaskOptions`` is checked when made.
     """
     if task_id is not None and (not isinstance(task_id, str) or not task_id):
         raise InvalidTaskOption(f"task_id must be a non-empty str, got {task_id!r}")
     settings = get_settings()
-    remote = backends.remote(options.spooler)
+    route = _route(options.spooler, settings)
+    remote = route.remote
     if remote is not None:
         envelope = _envelope(options, settings, type_id, message, name, payload, task_id, "")
         node = remote.spool(remote.pool.name, envelope, encode_body(envelope, settings.signer()))
         return RemoteTaskHandle(
             task_id=envelope.task_id, task_name=envelope.label, pool=remote.pool.name, node=node
         )
-    if isinstance(options.spooler, str) and options.spooler in settings.remote:
-        # eager or forced: a pool's tasks run where every other task of this process does
-        options = replace(options, spooler=None)
-    spool_dir = resolve_spool_dir(options.spooler)
-    backend = backends.current(spool_dir if _names_a_path(options.spooler) else None)
+    spool_dir = route.spool_dir
+    backend = route.backend
+    assert backend is not None
     envelope = _envelope(options, settings, type_id, message, name, payload, task_id, spool_dir)
     if envelope.priority is not None:
         backend.check_priority(spool_dir)
     body = encode_body(envelope, settings.signer())
-    if backend.parks and should_park(envelope.at, envelope.enqueued_at):
+    if backend.parks and envelope.at is not None and should_park(envelope.at, envelope.enqueued_at):
         path = place_spool_file(
             spool_dir,
             pack(spool_vars(envelope), body),
@@ -139,9 +179,38 @@ def enqueue(
         )
     else:
         path = backend.spool(spool_dir, envelope, body)
-    if os.path.isabs(path) and (options.results or settings.results) != "off":
-        link_id(spool_dir, envelope.task_id, path)  # get_result(id) finds the file in O(1)
+    if (options.results or settings.results) != "off" and path.startswith("/"):
+        # get_result(id) finds the file in O(1); an id made here is a safe file name
+        link_id(spool_dir, envelope.task_id, path, safe_id=task_id is None)
     return TaskHandle(path, task_id=envelope.task_id, task_name=envelope.label, spooler=spool_dir)
+
+
+class _Defaults(NamedTuple):
+    """The settings' retry defaults and serializer, checked once per settings generation."""
+
+    generation: int
+    serializer: str
+    dumps: Callable[[Any], bytes]
+    retries: int
+    retry_delay: float
+
+
+_defaults: _Defaults | None = None
+
+
+def _checked_defaults(settings: Settings) -> _Defaults:
+    global _defaults
+    found = _defaults
+    current = generation()
+    if found is None or found.generation != current:
+        found = _defaults = _Defaults(
+            current,
+            settings.serializer,
+            get_serializer(settings.serializer).dumps,
+            check_retries(settings.retries),
+            check_delay(settings.retry_delay),
+        )
+    return found
 
 
 def _envelope(
@@ -154,23 +223,30 @@ def _envelope(
     task_id: str | None,
     spool_dir: str,
 ) -> Envelope:
-    """The envelope of one call, every option checked; ``spool_dir`` is "" for a remote pool
-    (the node's own spooler takes the task)."""
-    serializer = getattr(options.spooler, "serializer", None) or settings.serializer
+    """The envelope of one call; ``spool_dir`` is "" for a remote pool (the node's own spooler
+    takes the task). ``options`` were checked when they were made (``TaskOptions``), the
+    settings' defaults once per generation; only ``postpone`` is resolved here, against now."""
+    checked = _checked_defaults(settings)
+    serializer = getattr(options.spooler, "serializer", None)
+    dumps: Callable[[Any], bytes]
+    if serializer:
+        dumps = get_serializer(serializer).dumps
+    else:
+        serializer, dumps = checked.serializer, checked.dumps
     now = time.time()
-    retries = settings.retries if options.retries is None else options.retries
-    retry_delay = settings.retry_delay if options.retry_delay is None else options.retry_delay
+    retries = checked.retries if options.retries is None else options.retries
+    delay = checked.retry_delay if options.retry_delay is None else options.retry_delay
     return Envelope(
         task_id=new_task_id() if task_id is None else task_id,
         type_id=type_id,
         message=message,
         name=name,
-        payload=get_serializer(serializer).dumps(payload),
+        payload=dumps(payload),
         serializer=serializer,
-        retries=check_retries(retries),
-        retry_delay=check_delay(retry_delay),
-        at=resolve_at(options.postpone, now),
-        priority=check_priority(options.priority),
+        retries=retries,
+        retry_delay=delay,  # type: ignore[arg-type]  # a float once TaskOptions checked it
+        at=None if options.postpone is None else resolve_at(options.postpone, now),
+        priority=options.priority,
         spooler=spool_dir,
         enqueued_at=now,
         options=options.envelope_options(),

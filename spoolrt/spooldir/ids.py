@@ -50,10 +50,22 @@ def entry(spool_dir: str, task_id: str) -> str:
     return os.path.join(spool_dir, STATE_DIR, IDS, task_id)
 
 
-def link(spool_dir: str, task_id: str, path: str) -> None:
+_prefixes: dict[str, str] = {}
+
+
+def link(spool_dir: str, task_id: str, path: str, *, safe_id: bool = False) -> None:
     """Index the spool file at ``path`` under ``task_id``. Never raises: an index entry that
-    could not be made only makes a lookup fall back to the store (the file still runs)."""
-    name = entry(spool_dir, task_id)
+    could not be made only makes a lookup fall back to the store (the file still runs).
+
+    ``safe_id``: the id is known to be a plain file name (``new_task_id`` makes only those),
+    so the name is joined without the check ``entry`` makes (enqueue's hot path)."""
+    if safe_id:
+        prefix = _prefixes.get(spool_dir)
+        if prefix is None:
+            prefix = _prefixes[spool_dir] = ids_dir(spool_dir) + os.sep
+        name = prefix + task_id
+    else:
+        name = entry(spool_dir, task_id)
     try:
         os.link(path, name)
         return

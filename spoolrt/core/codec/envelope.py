@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import json.encoder
 import math
 import os
 import struct
@@ -115,21 +116,32 @@ class Envelope:
         return replace(self, attempt=self.attempt + 1, at=at)
 
     def header(self) -> dict[str, Any]:
-        return {
-            "id": self.task_id,
-            "type": self.type_id,
-            "msg": self.message,
-            "name": self.name,
-            "ser": self.serializer,
-            "attempt": self.attempt,
-            "retries": self.retries,
-            "delay": self.retry_delay,
-            "at": self.at,
-            "prio": self.priority,
-            "spooler": self.spooler,
-            "ts": self.enqueued_at,
-            "opts": self.options,
-        }
+        """The header as written: a field at its default is left out (``from_header`` and
+        ``read_header`` put the default back), so the common task's header is half as long.
+        Files written with every field (before 0.x) decode the same way."""
+        out: dict[str, Any] = {"id": self.task_id, "type": self.type_id}
+        if self.message:
+            out["msg"] = self.message
+        if self.name:
+            out["name"] = self.name
+        if self.serializer != defaults.SERIALIZER:
+            out["ser"] = self.serializer
+        if self.attempt != 1:
+            out["attempt"] = self.attempt
+        if self.retries != defaults.RETRIES:
+            out["retries"] = self.retries
+        if self.retry_delay != defaults.RETRY_DELAY:
+            out["delay"] = self.retry_delay
+        if self.at is not None:
+            out["at"] = self.at
+        if self.priority is not None:
+            out["prio"] = self.priority
+        if self.spooler:
+            out["spooler"] = self.spooler
+        out["ts"] = self.enqueued_at
+        if self.options:
+            out["opts"] = self.options
+        return out
 
     @classmethod
     def from_header(cls, header: dict[str, Any], payload: bytes) -> Envelope:
@@ -165,11 +177,50 @@ class Envelope:
 
 #: The defaults of a header field left out are those of an ``Envelope`` made in code.
 _DEFAULT = Envelope(task_id="", type_id="")
+#: The full header of an envelope at its defaults: what ``read_header`` fills in for a field a
+#: compact header left out, so tools that show a header see every field.
+HEADER_DEFAULTS: dict[str, Any] = {
+    "msg": "",
+    "name": "",
+    "ser": _DEFAULT.serializer,
+    "attempt": _DEFAULT.attempt,
+    "retries": _DEFAULT.retries,
+    "delay": _DEFAULT.retry_delay,
+    "at": None,
+    "prio": None,
+    "spooler": "",
+    "ts": 0.0,
+    "opts": {},
+}
+
+# The C encoder made once (``JSONEncoder.encode`` builds one per call); a header holds only
+# str, int, float, None and a flat dict of options, so the circular check is not needed.
+_c_encoder = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None,
+        _HEADER_ENCODER.default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
+    )
+    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
+    else None
+)
+
+
+def _encode_header(header: dict[str, Any]) -> bytes:
+    if _c_encoder is None:
+        return _HEADER_ENCODER.encode(header).encode()
+    return "".join(_c_encoder(header, 0)).encode()
 
 
 def encode_body(envelope: Envelope, signer: Signer | None) -> bytes:
     """The spool-file body for ``envelope``, signed when a signer is given."""
-    header = _HEADER_ENCODER.encode(envelope.header()).encode()
+    header = _encode_header(envelope.header())
     signed_part = struct.pack("<I", len(header)) + header + envelope.payload
     mac = signer.sign(signed_part) if signer is not None else _UNSIGNED_MAC
     return MAGIC + bytes((VERSION,)) + mac + signed_part
@@ -247,7 +298,7 @@ def read_header(body: bytes) -> tuple[bytes, bytes, dict[str, Any], bytes]:
     nothing. Raises only ``ForeignSpoolFile`` or ``CorruptSpoolFile``.
     """
     mac, signed, raw_header, payload = _split(body)
-    return mac, signed, _parse_header(raw_header), payload
+    return mac, signed, {**HEADER_DEFAULTS, **_parse_header(raw_header)}, payload
 
 
 def decode_body(body: bytes, signer: Signer | None) -> Envelope:

@@ -30,6 +30,12 @@ from typing import Any, Protocol
 
 from spoolrt.core.errors import ConfigurationError, PayloadDecodeError, SerializationError
 
+_openssl_hmac: Any
+try:  # private, only for speed (see ``_keyed``); ``hmac.new`` is the public fallback
+    from _hashlib import hmac_new as _openssl_hmac
+except ImportError:  # pragma: no cover - a Python built without OpenSSL
+    _openssl_hmac = None
+
 log = logging.getLogger("spoolrt")
 
 MAC_SIZE = 32
@@ -119,11 +125,34 @@ class Signer:
         if any(len(k) < 16 for k in self._keys):
             raise ConfigurationError("signing keys must be at least 16 bytes")
 
+        # One keyed HMAC state per key, copied for each message: keying hashes two blocks
+        # (inner and outer pad) that ``hmac.digest`` would hash again on every call.
+        self._states = [_keyed(k) for k in self._keys]
+
     def sign(self, data: bytes) -> bytes:
-        return hmac.digest(self._keys[0], data, "sha256")  # the one-shot C path: ~2x faster
+        state = self._states[0].copy()
+        state.update(data)
+        mac: bytes = state.digest()
+        return mac
 
     def verify(self, data: bytes, mac: bytes) -> bool:
-        return any(hmac.compare_digest(hmac.digest(key, data, "sha256"), mac) for key in self._keys)
+        for keyed in self._states:
+            state = keyed.copy()
+            state.update(data)
+            if hmac.compare_digest(state.digest(), mac):
+                return True
+        return False
+
+
+def _keyed(key: bytes) -> Any:
+    """An HMAC-SHA256 state keyed with ``key``: OpenSSL's own object when the stdlib has it
+    (its ``copy()`` is C, 0.8 against 1.0 us a message), else ``hmac.new``'s."""
+    if _openssl_hmac is not None:
+        try:
+            return _openssl_hmac(key, digestmod="sha256")
+        except ValueError:  # an OpenSSL without HMAC-SHA256 in this mode (FIPS builds)
+            pass
+    return hmac.new(key, digestmod="sha256")
 
 
 def default_key_file() -> Path:

@@ -12,6 +12,11 @@ A call whose spooler names a pool of ``configure(remote=...)`` goes to that pool
 ``RemoteBackend`` instead (``remote()``), except under 1. and 2., where it runs as any task.
 
 ``spoolrt.backend()`` shows the choice; it is logged at DEBUG level whenever it changes.
+
+The choice is made once per process and kept until ``choice_token()`` changes: a new settings
+generation (``configure()``, ``reset()``, see ``spoolrt.core.config.generation``), another
+``uwsgi`` module in ``sys.modules``, or another forced backend. Enqueue is a hot path, and
+choosing costs more than spooling the vars.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import sys
 from collections.abc import Callable
 from types import ModuleType
 
-from spoolrt.core.config import get_settings
+from spoolrt.core.config import generation, get_settings
 from spoolrt.core.errors import BackendUnavailable, ConfigurationError
 from spoolrt.sending.backends.base import Backend
 from spoolrt.sending.backends.local import LocalBackend
@@ -38,6 +43,8 @@ _eager_cache: Backend | None = None
 _uwsgi_cache: UwsgiBackend | None = None
 _named_cache: dict[str, Backend] = {}
 _remote_cache: dict[str, RemoteBackend] = {}
+#: (choice token, named_dir, backend) of the last choice
+_choice: tuple[tuple[object, ...], str | None, Backend] | None = None
 
 #: Makes the eager backend. Eager mode runs tasks, which is the running layer's business, so
 #: ``spoolrt.runtime.eager`` registers its factory here when it is imported (``import spoolrt``
@@ -47,8 +54,8 @@ _eager_factory: Callable[[], Backend] | None = None
 
 def register_eager(factory: Callable[[], Backend]) -> None:
     """Say how to make the backend that ``configure(eager=True)`` selects."""
-    global _eager_factory, _eager_cache
-    _eager_factory, _eager_cache = factory, None
+    global _eager_factory, _eager_cache, _choice
+    _eager_factory, _eager_cache, _choice = factory, None, None
 
 
 def _uwsgi() -> ModuleType | None:
@@ -97,12 +104,22 @@ def _choose(named_dir: str | None = None) -> Backend:
     )
 
 
+def choice_token() -> tuple[object, ...]:
+    """What the choice depends on besides the call: equal tokens, equal choices."""
+    return (generation(), sys.modules.get("uwsgi"), _forced)
+
+
 def current(named_dir: str | None = None) -> Backend:
     """The backend this process sends tasks to now (see the module docstring for the order);
     ``named_dir``: the directory the call names by its path, written to locally when nothing
     else is configured."""
-    global _logged
+    global _logged, _choice
+    token = choice_token()
+    cached = _choice
+    if cached is not None and cached[0] == token and cached[1] == named_dir:
+        return cached[2]
     chosen = _choose(named_dir)
+    _choice = (token, named_dir, chosen)
     if chosen.name != _logged:
         _logged = chosen.name
         log.debug("using the %s backend (%r)", chosen.name, chosen)
@@ -129,8 +146,8 @@ def remote(spooler: object) -> RemoteBackend | None:
 
 def force(backend: Backend | None) -> None:
     """Use ``backend`` for this process (None: choose automatically again)."""
-    global _forced
-    _forced = backend
+    global _forced, _choice
+    _forced, _choice = backend, None
     if backend is not None:
         log.debug("backend forced to %s", backend.name)
 
@@ -140,4 +157,13 @@ def forced() -> Backend | None:
     return _forced
 
 
-__all__ = ["Backend", "RemoteBackend", "current", "force", "forced", "register_eager", "remote"]
+__all__ = [
+    "Backend",
+    "RemoteBackend",
+    "choice_token",
+    "current",
+    "force",
+    "forced",
+    "register_eager",
+    "remote",
+]
