@@ -149,8 +149,13 @@ def already_ran(envelope: Envelope, spool_dir: str) -> TaskRecord | None:
     store = store_for(spool_dir)
     if store is None:
         return None
+    known = getattr(store, "known", None)  # a cheaper "no" where the store offers one
     try:
-        record = store.get(envelope.task_id)
+        record = (
+            None
+            if known is not None and not known(envelope.task_id)
+            else store.get(envelope.task_id)
+        )
     except ResultStoreError as exc:
         log.warning("cannot check %s for a duplicate delivery: %s", envelope.task_id, exc)
         return None
@@ -174,23 +179,25 @@ class StoreObserver:
 
     def __init__(self, *, slots: bool = True) -> None:
         self.slots = slots
-        # The run in progress in this process: (task id, started at, dead slot it replaces).
-        self._run: tuple[str, float, SlotRecord | None] | None = None
+        # The run in progress in this process: (task id, started at, dead slot it replaces,
+        # the task's result mode, read once per run).
+        self._run: tuple[str, float, SlotRecord | None, str] | None = None
 
     def started(self, envelope: Envelope, spool_dir: str) -> str | None:
         """Mark the run in this process's slot; report an earlier run of this same attempt
         that never finished (the file lock guarantees no other process runs it now, and the
         slot that still names it belongs to a process that is gone)."""
         self._run = None
-        if result_mode(envelope) == "off":
+        mode = result_mode(envelope)
+        if mode == "off":
             return None
         now = time.time()
         board = board_for(spool_dir) if self.slots else None
         if board is None:
-            self._run = (envelope.task_id, now, None)
+            self._run = (envelope.task_id, now, None, mode)
             return None
         dead = board.start(envelope.task_id, envelope.attempt, envelope.label, now)
-        self._run = (envelope.task_id, now, dead)
+        self._run = (envelope.task_id, now, dead, mode)
         if dead is None:
             return None
         return (
@@ -201,15 +208,18 @@ class StoreObserver:
     def finished(self, report: Any, spool_dir: str) -> None:
         envelope: Envelope | None = report.envelope
         run, self._run = self._run, None
-        if envelope is None or result_mode(envelope) == "off":
+        if envelope is None:
             return
         ours = run is not None and run[0] == envelope.task_id
+        mode = run[3] if run is not None and ours else result_mode(envelope)
+        if mode == "off":
+            return
         started_at = run[1] if run is not None and ours else None
         try:
             # The outcome first, then the slot goes idle: a kill in between leaves a store
             # that knows the run is over, so the file dropped back by the restart is refused
             # as a duplicate (``already_ran``) instead of running its body a second time.
-            self._record(report, envelope, spool_dir, started_at)
+            self._record(report, envelope, spool_dir, started_at, mode)
         finally:
             board = board_for(spool_dir) if self.slots and ours else None
             if board is not None and run is not None:
@@ -221,7 +231,12 @@ class StoreObserver:
             forget_id(spool_dir, envelope.task_id)
 
     def _record(
-        self, report: Any, envelope: Envelope, spool_dir: str, started_at: float | None
+        self,
+        report: Any,
+        envelope: Envelope,
+        spool_dir: str,
+        started_at: float | None,
+        mode: str,
     ) -> None:
         """The one store write of a run: retrying, or the final status with its result."""
         store = store_for(spool_dir)
@@ -241,8 +256,8 @@ class StoreObserver:
         if not report.status.is_final:
             return
         result, serializer, error = None, None, report.error or None
-        if result_mode(envelope) == "all" and report.status is TaskStatus.DONE:
-            try:
+        if mode == "all" and report.status is TaskStatus.DONE and report.result is not None:
+            try:  # None is what a missing result reads as: nothing to pickle and sign
                 result = encode_result(report.result, envelope.serializer)
                 serializer = envelope.serializer
             except Exception as exc:  # an unpicklable return value must not lose the status

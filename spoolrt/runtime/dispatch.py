@@ -30,7 +30,7 @@ from spoolrt.core.outcomes import (
     TaskResult,
     TaskStatus,
 )
-from spoolrt.core.registry import task_types
+from spoolrt.core.registry import task_functions, task_types
 from spoolrt.results.base import TaskRecord
 from spoolrt.results.tracking import StoreObserver, already_ran, release_lost_run
 from spoolrt.runtime.admission import Admission
@@ -64,6 +64,12 @@ def add_spooler_observer(observer: DispatchObserver) -> None:
     replacing one of the same type (setting an app up twice must not hook it twice)."""
     _spooler_observers[:] = [o for o in _spooler_observers if type(o) is not type(observer)]
     _spooler_observers.append(observer)
+
+
+def _registered(payload: Any) -> bool:
+    """Whether the function a function-call payload names is registered already, so there is
+    no module to import for it (importing is for the first task of a module, not every one)."""
+    return isinstance(payload, dict) and payload.get("func") in task_functions
 
 
 class Dispatcher:
@@ -129,8 +135,8 @@ class Dispatcher:
             )
         try:
             payload = get_serializer(envelope.serializer).loads(envelope.payload)
-            if self.spooler_side and signer is not None:  # a verified envelope names it
-                self.admission.import_task_module(task_cls.type_id, payload)
+            if self.spooler_side and signer is not None and not _registered(payload):
+                self.admission.import_task_module(task_cls.type_id, payload)  # verified: safe
             check_resolvable(task_cls, payload)
         except SpoolFileError as exc:
             return self._quarantine(spool_dir, file_name, packet, envelope, exc.reason, str(exc))

@@ -28,10 +28,16 @@ from spoolrt.spooldir.regular import escape_name
 log = logging.getLogger("spoolrt")
 
 
+_LEVELS = {TaskStatus.RETRYING: logging.WARNING, TaskStatus.FAILED: logging.ERROR}
+
+
 def log_finished(report: Report, envelope: Envelope, file_name: str, seconds: float) -> None:
     """One line per run: INFO when it is done or skipped, WARNING when it will be retried,
     ERROR when it failed for good; each with the task's name, id, attempt, outcome and run
     time, and the spool file's name (what uWSGI's own lines show)."""
+    level = _LEVELS.get(report.status, logging.INFO)
+    if not log.isEnabledFor(level):  # nothing formatted for a line no one will see
+        return
     head = (
         f"task {envelope.label} ({envelope.task_id}) attempt {envelope.attempt}/"
         f"{envelope.max_attempts}"

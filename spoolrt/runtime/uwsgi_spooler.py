@@ -87,7 +87,9 @@ class SpoolerCallable:
         if self._announced_pid == pid:
             return
         self._announced_pid = pid
-        install_fallback()  # a spooler is spoolrt's runtime: its task lines must show (see logs)
+        # A spooler is spoolrt's runtime: its task lines must show (see logs), unless uWSGI was
+        # told to keep quiet about each task (``spooler-quiet``); retries and failures still do.
+        install_fallback(logging.WARNING if spooler_quiet(self.backend.uwsgi) else logging.INFO)
         spool_dir = self.backend.own_spool_dir()
         if spool_dir is not None:
             self.presence = announce(spool_dir, KIND_UWSGI, ordered=self.backend.ordered())
@@ -115,6 +117,16 @@ class SpoolerCallable:
         except Exception:
             log.exception("could not finish a spool file; uWSGI keeps it for a rerun")
             return SPOOL_RETRY
+
+
+def spooler_quiet(module: ModuleType) -> bool:
+    """Whether uWSGI runs with ``spooler-quiet`` (a flag: ``True``, or the ini's string)."""
+    quiet = option(module, "spooler-quiet")
+    if isinstance(quiet, bytes):
+        quiet = quiet.decode("latin-1")
+    if isinstance(quiet, str):
+        return quiet.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(quiet)
 
 
 def install_dispatcher(dispatcher: Dispatcher | None = None) -> SpoolerCallable | None:

@@ -12,7 +12,13 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from spoolrt.core.codec.envelope import Envelope, encode_body, new_task_id, spool_vars
+from spoolrt.core.codec.envelope import (
+    Envelope,
+    encode_body,
+    make,
+    new_task_id,
+    spool_vars,
+)
 from spoolrt.core.codec.packet import pack
 from spoolrt.core.codec.serializers import get_serializer
 from spoolrt.core.config import Settings, generation, get_settings
@@ -236,18 +242,21 @@ def _envelope(
     now = time.time()
     retries = checked.retries if options.retries is None else options.retries
     delay = checked.retry_delay if options.retry_delay is None else options.retry_delay
-    return Envelope(
-        task_id=new_task_id() if task_id is None else task_id,
-        type_id=type_id,
-        message=message,
-        name=name,
-        payload=dumps(payload),
-        serializer=serializer,
-        retries=retries,
-        retry_delay=delay,  # type: ignore[arg-type]  # a float once TaskOptions checked it
-        at=None if options.postpone is None else resolve_at(options.postpone, now),
-        priority=options.priority,
-        spooler=spool_dir,
-        enqueued_at=now,
-        options=options.envelope_options(),
+    return make(
+        {
+            "task_id": new_task_id() if task_id is None else task_id,
+            "type_id": type_id,
+            "message": message,
+            "name": name,
+            "payload": dumps(payload),
+            "serializer": serializer,
+            "attempt": 1,
+            "retries": retries,
+            "retry_delay": delay,
+            "at": None if options.postpone is None else resolve_at(options.postpone, now),
+            "priority": options.priority,
+            "spooler": spool_dir,
+            "enqueued_at": now,
+            "options": options.envelope_options(),
+        }
     )

@@ -47,10 +47,19 @@ def entry(spool_dir: str, task_id: str) -> str:
     """The index entry of ``task_id`` (a hard link to its spool file while it waits)."""
     if _SAFE.match(task_id) is None:
         task_id = "h-" + hashlib.sha256(task_id.encode()).hexdigest()[:40]
-    return os.path.join(spool_dir, STATE_DIR, IDS, task_id)
+    return _prefix(spool_dir) + task_id
 
 
 _prefixes: dict[str, str] = {}
+
+
+def _prefix(spool_dir: str) -> str:
+    """``<spool_dir>/.spoolrt/ids/``, joined once per directory (enqueue and every finished
+    task need it)."""
+    prefix = _prefixes.get(spool_dir)
+    if prefix is None:
+        prefix = _prefixes[spool_dir] = ids_dir(spool_dir) + os.sep
+    return prefix
 
 
 def link(spool_dir: str, task_id: str, path: str, *, safe_id: bool = False) -> None:
@@ -59,13 +68,7 @@ def link(spool_dir: str, task_id: str, path: str, *, safe_id: bool = False) -> N
 
     ``safe_id``: the id is known to be a plain file name (``new_task_id`` makes only those),
     so the name is joined without the check ``entry`` makes (enqueue's hot path)."""
-    if safe_id:
-        prefix = _prefixes.get(spool_dir)
-        if prefix is None:
-            prefix = _prefixes[spool_dir] = ids_dir(spool_dir) + os.sep
-        name = prefix + task_id
-    else:
-        name = entry(spool_dir, task_id)
+    name = _prefix(spool_dir) + task_id if safe_id else entry(spool_dir, task_id)
     try:
         os.link(path, name)
         return
