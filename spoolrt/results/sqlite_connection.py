@@ -43,6 +43,8 @@ _SQLITE_LOCKED = 6
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
 _STUCK_AFTER = 1.0
+#: The page size of a new store file (see ``_prepare``).
+PAGE_SIZE = 2048
 
 log = logging.getLogger("spoolrt")
 
@@ -225,6 +227,12 @@ class SQLiteConnection:
         return conn
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
+        # Only a file without pages yet takes it (SQLite ignores it afterwards, so stores made
+        # before keep theirs): every commit copies whole pages into the log, and the one row a
+        # task adds touches two (table, task-id index). 2 KiB pages made that write 9.8 -> 8.9
+        # us on tmpfs and 16.2 -> 13.8 on ext4; 1 KiB gained little more and would split a
+        # row with a traceback over more overflow pages.
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode != "wal":
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]

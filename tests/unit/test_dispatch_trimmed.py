@@ -4,6 +4,7 @@ again, ``spooler-quiet`` quiets the per-task line, a header's odd types still co
 
 from __future__ import annotations
 
+import sqlite3
 import types
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from spoolrt.core.codec.envelope import Envelope, encode_body, spool_vars
 from spoolrt.core.codec.packet import SpoolPacket
 from spoolrt.core.codec.serializers import PickleSerializer, Signer
 from spoolrt.core.errors import CorruptSpoolFile
+from spoolrt.results.sqlite import SQLiteResultStore
+from spoolrt.results.sqlite_connection import PAGE_SIZE
 from spoolrt.results.tracking import forget_stores, store_for
 from spoolrt.runtime import admission
 from spoolrt.runtime.dispatch import Dispatcher
@@ -121,3 +124,22 @@ def test_header_values_of_another_type_are_still_converted() -> None:
         Envelope.from_header({"id": "1", "type": "x", "attempt": "two"}, b"")
     with pytest.raises(CorruptSpoolFile):
         Envelope.from_header({"id": "1", "type": "x", "attempt": 0}, b"")
+
+
+def test_a_new_store_has_small_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    new = SQLiteResultStore(tmp_path / "new.sqlite3")
+    new.get("x")
+    old_path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(old_path)
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    old = SQLiteResultStore(old_path)
+    old.finished("t1", TaskStatus.DONE, attempt=1)
+    assert old.get("t1") is not None
+    for path, size in ((tmp_path / "new.sqlite3", PAGE_SIZE), (old_path, 4096)):
+        check = sqlite3.connect(path)
+        assert check.execute("PRAGMA page_size").fetchone()[0] == size
+        check.close()
+    new.close()
+    old.close()
