@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from spoolrt.core.errors import ResultStoreError
 from spoolrt.core.outcomes import FINAL_STATUSES, TaskStatus
+from spoolrt.results import rules
 from spoolrt.results.queries import Spread, TaskTimings
 from spoolrt.results.rules import StatusFilter, check_finished, status_filter, ttl_seconds
 
@@ -347,6 +348,37 @@ class ResultStore(abc.ABC):
         batches and never deletes a record that a concurrent write just extended. Stores purge
         on their own from time to time, so users need not schedule it.
         """
+
+    def purge(
+        self,
+        status: TaskStatus | str,
+        *,
+        name: str | None = None,
+        since: float | None = None,
+        before: float | None = None,
+    ) -> int:
+        """Delete, before they expire, the records in the final ``status`` (a status that is
+        not final is a ``ValueError``: such a record stands for a task that may still run) of
+        exact task ``name`` (None: all) that finished in ``[since, before)``: what ``query(status,
+        name, since, until=before)`` lists over all its pages. Returns how many went.
+
+        Safe alongside writers: a final record never changes, and one re-created under its id
+        meanwhile (``delete`` then ``enqueued``, as a retry does) is not final and stays. Counts
+        read from the store (``spoolrt_tasks_finished_total``) drop by as much. This default
+        pages through ``query`` and deletes each match ``get`` still shows in ``status``; the
+        SQLite store deletes in batches that re-check the status in the same statement.
+        """
+        wanted, purged = rules.check_purge(status), 0
+        while page := self.query(wanted, name, since, before, limit=500):
+            went = sum(
+                1
+                for r in page
+                if getattr(self.get(r.task_id), "status", None) is wanted and self.delete(r.task_id)
+            )
+            if not went:  # nothing of this page could go: another purge took it meanwhile
+                return purged
+            purged += went
+        return purged
 
     @abc.abstractmethod
     def delete(self, task_id: str) -> bool:

@@ -9,7 +9,7 @@ from typing import TypeAlias
 from spoolrt.core import defaults
 from spoolrt.core.outcomes import FINAL_STATUSES, TaskStatus
 
-__all__ = ["StatusFilter", "check_finished", "status_filter", "ttl_seconds"]
+__all__ = ["StatusFilter", "check_finished", "check_purge", "status_filter", "ttl_seconds"]
 
 
 def check_finished(status: TaskStatus | str, result: bytes | None) -> TaskStatus:
@@ -20,6 +20,15 @@ def check_finished(status: TaskStatus | str, result: bytes | None) -> TaskStatus
         raise ValueError(f"finished() takes a final status, not {status!r}")
     if result is not None and not isinstance(result, bytes):
         raise TypeError(f"result must be serialised bytes or None, not {type(result).__name__}")
+    return status
+
+
+def check_purge(status: TaskStatus | str) -> TaskStatus:
+    """``status`` as a ``TaskStatus``; refuse a ``purge`` of a status that is not final: such a
+    record stands for a task that may still run, and its file says more than the record."""
+    status = TaskStatus.of(status)
+    if status not in FINAL_STATUSES:
+        raise ValueError(f"purge() takes a final status, not {status!r}")
     return status
 
 

@@ -59,7 +59,7 @@ from spoolrt.results.base import (
 )
 from spoolrt.results.queries import TaskTimings, timings_of
 from spoolrt.results.sqlite_connection import SQLiteConnection
-from spoolrt.results.sqlite_queries import query_sql, timings_sql
+from spoolrt.results.sqlite_queries import SQLitePurge, query_sql, timings_sql
 from spoolrt.results.sqlite_schema import (
     CLAIM_PURGE_SQL,
     COLUMNS,
@@ -83,7 +83,7 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
-class SQLiteResultStore(ResultStore):
+class SQLiteResultStore(SQLitePurge, ResultStore):
     """The result store in one SQLite file at ``path``, shared by every process on the host.
 
     The file's directory is created 0700 and the file 0600 when missing: results are pickled

@@ -1,4 +1,5 @@
-"""The SQL of the SQLite store's queries (``query``, ``timings``), built from their arguments.
+"""The SQL of the SQLite store's queries (``query``, ``timings``, ``purge``), built from their
+arguments, and the store's ``purge`` itself (``SQLitePurge``, mixed into the store).
 
 The table has no secondary index (every index costs every write, see ``spoolrt.results.sqlite``),
 so these scan; the filters and the order run inside SQLite, and only the page comes back.
@@ -7,10 +8,13 @@ Status values are literals from the enum, names and times are bound parameters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results.queries import FINAL_VALUES, check_page
-from spoolrt.results.rules import StatusFilter, status_filter
+from spoolrt.results.rules import StatusFilter, check_purge, status_filter
+from spoolrt.results.sqlite_connection import SQLiteConnection
 from spoolrt.results.sqlite_schema import COLUMNS, TABLE
 
 #: The activity time of ``spoolrt.results.queries``, in SQL.
@@ -77,3 +81,51 @@ def timings_sql(
         f"WHERE {' AND '.join(where + more)}"
     )
     return sql, params + window
+
+
+#: Rows one batch of ``purge`` deletes: one short write transaction, as ``purge_expired``'s.
+PURGE_BATCH = 500
+
+
+def purge_select_sql(
+    now: float, status: TaskStatus, name: str | None, since: float | None, before: float | None
+) -> tuple[str, list[Any]]:
+    """The statement and parameters (after the first, ``seq > ?``) that find the next batch of
+    ``purge``: the rows ``query`` would list, in row order."""
+    where = ["seq > ?", "expires_at > ?", f"status = '{status.value}'"]
+    params: list[Any] = [now]
+    if name is not None:
+        where.append("name = ?")
+        params.append(name)
+    more, window = _window(ACTIVITY, since, before)
+    sql = f"SELECT seq FROM {TABLE} WHERE {' AND '.join(where + more)} ORDER BY seq LIMIT ?"
+    return sql, [*params, *window, PURGE_BATCH]
+
+
+class SQLitePurge:
+    """``ResultStore.purge`` for the SQLite store: each batch of row numbers is found with a
+    read (no write lock) and deleted in one short write that re-checks the status, so writers
+    wait microseconds, and a record re-created under its id meanwhile (not final) stays."""
+
+    _db: SQLiteConnection
+    _clock: Callable[[], float]
+
+    def purge(
+        self,
+        status: TaskStatus | str,
+        *,
+        name: str | None = None,
+        since: float | None = None,
+        before: float | None = None,
+    ) -> int:
+        wanted = check_purge(status)
+        sql, params = purge_select_sql(self._clock(), wanted, name, since, before)
+        purged, after_seq = 0, 0
+        while seqs := [row[0] for row in self._db.read(sql, [after_seq, *params])]:
+            after_seq = seqs[-1]
+            marks = ", ".join("?" * len(seqs))
+            purged += self._db.write(
+                f"DELETE FROM {TABLE} WHERE seq IN ({marks}) AND status = ?",
+                (*seqs, wanted.value),
+            )
+        return purged

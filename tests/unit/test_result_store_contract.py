@@ -726,6 +726,103 @@ def test_timings_count_final_records_without_times_but_spread_nothing(store: Res
     assert (timing.run.count, timing.run.p50, timing.wait.max) == (0, None, None)
 
 
+# --- purge of a status ---------------------------------------------------------------------------
+
+
+def test_purge_deletes_one_final_status_and_says_how_many(history: ResultStore) -> None:
+    assert history.purge(TaskStatus.DONE) == 11  # a0..a9 and b1
+    assert [r.task_id for r in history.query()] == ["q0", "b0"]  # failed and queued stay
+    assert history.counts()[TaskStatus.DONE] == 0
+    assert history.purge("done") == 0  # its value is accepted too; nothing left
+    assert history.purge("failed") == 1 and history.get("b0") is None
+
+
+def test_purge_keeps_to_the_name_and_the_half_open_finished_window(history: ResultStore) -> None:
+    # a3 finished at T0 + 304, a4 at T0 + 405, a6 at T0 + 607.
+    assert history.purge(TaskStatus.DONE, name="a", since=T0 + 304, before=T0 + 607) == 3
+    left = {r.task_id for r in history.query(status="done", name="a")}
+    assert left == {"a0", "a1", "a2", "a6", "a7", "a8", "a9"}
+    assert history.purge(TaskStatus.DONE, name="a", before=T0 + 304) == 3
+    assert history.purge(TaskStatus.DONE, name="b", since=T0 + 1000) == 0
+    assert history.get("b1") is not None
+    assert history.purge(TaskStatus.DONE, name="nobody") == 0
+
+
+def test_purge_matches_exactly_what_query_lists(history: ResultStore) -> None:
+    since, before = T0 + 150, T0 + 550
+    listed = history.query(status="done", name="a", since=since, until=before, limit=100)
+    assert history.purge("done", name="a", since=since, before=before) == len(listed) == 4
+    assert all(history.get(r.task_id) is None for r in listed)
+
+
+@pytest.mark.parametrize("status", ["queued", "scheduled", "running", "retrying", "nope"])
+def test_purge_refuses_a_status_that_is_not_final(history: ResultStore, status: str) -> None:
+    with pytest.raises(ValueError, match=r"final status|not a task status"):
+        history.purge(status)
+    assert history.get("q0") is not None
+
+
+def test_purge_leaves_expired_records_to_purge_expired(
+    store: ResultStore, clock: FakeClock
+) -> None:
+    store.finished("old", TaskStatus.CANCELLED, ttl=10)
+    store.finished("new", TaskStatus.CANCELLED, ttl=1000)
+    clock.now += 100
+    assert store.purge(TaskStatus.CANCELLED) == 1  # the visible one
+    assert store.purge_expired() == 1
+
+
+def test_purge_of_a_status_handles_more_records_than_one_batch(store: ResultStore) -> None:
+    for i in range(1203):
+        store.finished(f"t{i}", TaskStatus.SKIPPED if i % 3 else TaskStatus.DONE, at=T0)
+    assert store.purge(TaskStatus.SKIPPED) == 802
+    assert store.counts()[TaskStatus.SKIPPED] == 0
+    assert store.counts()[TaskStatus.DONE] == 401
+
+
+def test_purge_spares_a_record_recreated_under_its_id_meanwhile(
+    store: ResultStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retry deletes a final record and enqueues a queued one under the same id: a purge
+    that found the final one just before must not delete the new one."""
+    store.finished("t2", TaskStatus.DONE)
+    store.finished("t1", TaskStatus.DONE)  # the newest row: SQLite may reuse its row number
+
+    def recreate() -> bool:
+        store.delete("t1")
+        return store.enqueued(queued("t1"))
+
+    # The moment between finding the matches and deleting them, in each implementation.
+    if isinstance(store, SQLiteResultStore):
+        db = store._db
+        real_read = db.read
+        calls: list[str] = []
+
+        def read_then_recreate(sql: str, params: object) -> object:
+            rows = real_read(sql, params)  # type: ignore[arg-type]
+            if not calls and "SELECT seq" in sql:
+                calls.append(sql)
+                recreate()
+            return rows
+
+        monkeypatch.setattr(db, "read", read_then_recreate)
+    else:
+        real_query = store.query
+        monkeypatch.setattr(store, "query", lambda *a, **k: (real_query(*a, **k), recreate())[0])
+    assert store.purge(TaskStatus.DONE) == 1
+    assert must_get(store).status is TaskStatus.QUEUED
+
+
+def test_the_default_purge_stops_when_nothing_of_a_page_can_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A store whose records another purge deletes first must not loop for ever."""
+    store = MemoryResultStore(clock=FakeClock())
+    store.finished("t1", TaskStatus.DONE)
+    monkeypatch.setattr(store, "delete", lambda task_id: False)
+    assert store.purge(TaskStatus.DONE) == 0
+
+
 # --- lifecycle --------------------------------------------------------------------------------
 
 
