@@ -3,7 +3,8 @@
 Each file is locked as a spooler locks it and removed under that lock, so a running task is
 refused (with that reason) and never half-cancelled; the store records the task as
 ``cancelled`` (``spoolrt.results.cancelling``, what ``handle.cancel()`` calls too). Each
-cancel is a line in the directory's audit log (who: the OS user, ``spoolrt.observe.audit``).
+cancel is one line in the directory's audit log, written by that primitive (who: the OS user,
+``"via": "cli"``).
 Exit 1 if any id was not found or refused.
 
 JSON shape (``--json``)::
@@ -32,7 +33,6 @@ from spoolrt.cli._common import (
     write_json,
 )
 from spoolrt.observe.actions import cancel
-from spoolrt.observe.audit import os_user, record_action
 from spoolrt.observe.scan import State, find, scan
 
 
@@ -70,12 +70,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
                 warn(f"no pending, scheduled or running task {key!r}")
             continue
         (entry,) = found
-        done = cancel(entry)
+        done = cancel(entry, who=None, via="cli")
         if not done:
             refused.append({"id": entry.task_id, "reason": done.reason, "code": done.code})
             warn(f"not cancelled {entry.task_id}: {done.reason}")
         else:
-            record_action(entry.spool_dir, os_user(), "cancelled", entry.task_id, via="cli")
             cancelled.append({"id": entry.task_id, "task": entry.label, "path": entry.path})
             if not args.json:
                 print(f"cancelled {entry.task_id} {entry.label}")

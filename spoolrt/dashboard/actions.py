@@ -22,7 +22,7 @@ from spoolrt.core.errors import SpoolFileError, SpoolrtError
 from spoolrt.dashboard import pages, views
 from spoolrt.dashboard.http import StartResponse, answer, root, who
 from spoolrt.observe.actions import cancel, requeue
-from spoolrt.observe.audit import record_action
+from spoolrt.spooldir.audit import record_action
 
 _PAST = {"retry": "retried", "cancel": "cancelled"}
 _ALLOWED_IF = {"retry": "retryable", "cancel": "cancelable"}
@@ -71,8 +71,8 @@ def _one_task(
     found = pages.task_detail(spool_dirs, signer, task_id)
     if found is None or not found[_ALLOWED_IF[action]]:
         return answer(start_response, "409 Conflict", f"cannot {action} it now\n".encode())
-    if action == "cancel":
-        done = cancel(found["entry"])
+    if action == "cancel":  # audited by the cancel primitive itself, once
+        done = cancel(found["entry"], who=who(environ), via="dashboard")
         if not done:
             return answer(start_response, "409 Conflict", f"refused: {done.reason}\n".encode())
     else:
@@ -80,7 +80,7 @@ def _one_task(
             requeue(found["entry"], signer)
         except SpoolFileError as exc:
             return answer(start_response, "409 Conflict", f"refused: {exc}\n".encode())
-    record_action(found["entry"].spool_dir, who(environ), _PAST[action], task_id)
+        record_action(found["entry"].spool_dir, who(environ), "retried", task_id)
     location = f"{root(environ)}/task/{quote(task_id)}"
     return answer(start_response, "303 See Other", b"", [("Location", location)])
 

@@ -73,17 +73,20 @@ def requeued(spool_dir: str, task_id: str, name: str, max_attempts: int) -> None
 CANCELLABLE = frozenset({State.PENDING, State.SCHEDULED})
 
 
-def cancel(entry: Entry) -> CancelResult:
-    """Take a pending, scheduled or parked task away before it runs and record it
-    ``cancelled`` (``spoolrt.results.cancelling``: the one primitive ``handle.cancel()`` uses
-    too). A false result says why not (a running task is refused); the entry is then left as
-    it was."""
+def cancel(entry: Entry, *, who: str | None, via: str) -> CancelResult:
+    """Take a pending, scheduled or parked task away before it runs, record it ``cancelled``
+    and audit it as done by ``who`` (None: the OS user) through ``via`` (``cli``,
+    ``dashboard``): ``spoolrt.results.cancelling``, the one primitive ``handle.cancel()`` uses
+    too, which writes the audit line. A false result says why not (a running task is refused);
+    the entry is then left as it was, and nothing is audited."""
     if entry.state is State.RUNNING:
         return refused_running(entry.task_id, entry.path)
     if entry.state not in CANCELLABLE:
         why = f"it is {entry.state.value}: only pending or scheduled tasks can be cancelled"
         return CancelResult(NOT_WAITING, why, entry.task_id, entry.path)
-    return cancel_file(entry.spool_dir, entry.path, task_id=entry.task_id, name=entry.label)
+    return cancel_file(
+        entry.spool_dir, entry.path, task_id=entry.task_id, name=entry.label, who=who, via=via
+    )
 
 
 #: What a purge may remove: waiting files (never a running one) and kept ones.

@@ -1,72 +1,17 @@
-"""The audit log of the changes people make (dashboard actions, ``spoolrt retry``, ``cancel``
-and ``purge``): who, what, when. For the CLI, who is the OS user (``os_user``).
-
-Each action is one JSON line appended to ``<spool>/.spoolrt/audit.log`` of the spool directory
-it changed, and the same said to the ``spoolrt.audit`` logger. The file is what survives: a
-logger may be unconfigured (nothing shown) or rotated away, while the file sits next to the
-tasks it speaks of, where an operator looks. A line is written with one ``write`` on an
-``O_APPEND`` descriptor, so lines of several web workers never interleave; the file is 0600
-and never followed through a symlink (``O_NOFOLLOW``), and the state area is checked as for
-task files. A failure to write it is logged and does not undo the action (it already happened).
-
-Line shape: ``{"at": ISO-8601 UTC, "who": str, "action": str, "target": str, ...details}``.
+"""Reading the audit log of the changes people make (the dashboard's ``/audit`` and
+``/api/audit``). Writing it is ``spoolrt.spooldir.audit``'s (re-exported here), low enough that
+the cancel primitive under ``handle.cancel()`` writes its own line: see that module for the file,
+its guarantees and the line shape (``{"at", "who", "action", "target", ...details}``).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
-import pwd
-from datetime import datetime, timezone
 from typing import Any
 
-from spoolrt.core import defaults
-from spoolrt.core.errors import SpoolrtError
-from spoolrt.spooldir.layout import ensure_state_dir
+from spoolrt.spooldir.audit import AUDIT_FILENAME, audit_path, os_user, record_action
 
-AUDIT_FILENAME = "audit.log"
-log = logging.getLogger("spoolrt.audit")
-
-
-def audit_path(spool_dir: str) -> str:
-    """Where the audit log of ``spool_dir`` is (whether or not it exists yet)."""
-    return os.path.join(spool_dir, defaults.STATE_DIR, AUDIT_FILENAME)
-
-
-def os_user() -> str:
-    """Who runs this process, as the audit log names a CLI user: the name of the real uid in
-    the password database (not ``$USER``, which anyone can set), else ``uid <n>``."""
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:  # a uid with no entry (a container's arbitrary uid)
-        return f"uid {os.getuid()}"
-
-
-def record_action(
-    spool_dir: str, who: str, action: str, target: str, **details: Any
-) -> dict[str, Any]:
-    """Append one action to ``spool_dir``'s audit log and the logger; returns the line's data."""
-    line = {
-        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "who": who,
-        "action": action,
-        "target": target,
-        **details,
-    }
-    log.info("%s %s %s at %s", who, action, target, line["at"])
-    data = (json.dumps(line, sort_keys=True, default=str) + "\n").encode()
-    try:
-        folder = ensure_state_dir(spool_dir)
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(folder / AUDIT_FILENAME, flags, 0o600)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-    except (OSError, SpoolrtError) as exc:
-        log.error("could not write the audit log of %s: %s", spool_dir, exc)
-    return line
+__all__ = ["AUDIT_FILENAME", "audit_path", "os_user", "read_actions", "record_action"]
 
 
 def read_actions(spool_dir: str, limit: int = 100) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ import pytest
 from spoolrt import CancelResult, Spooler
 from spoolrt.cli import EXIT_OK, main
 from spoolrt.core.outcomes import TaskStatus
+from spoolrt.dashboard import basic_auth, make_app
 from spoolrt.observe.audit import read_actions
 from spoolrt.sending.handle import RemoteTaskHandle
 from spoolrt.spooldir import ids
@@ -24,6 +25,7 @@ from spoolrt.spooldir.cancel import _unlink_ours, take
 from spoolrt.spooldir.claim import claim
 from spoolrt.spooldir.parking import iter_parked, promoted_path
 from spoolrt.testing import LocalSpool, local_spool
+from tests.unit.test_dashboard import USERS, call, csrf_of
 
 ran: list[int] = []
 HOLD = """
@@ -182,3 +184,47 @@ def test_a_parked_task_promoted_between_lock_and_unlink_is_still_cancelled(
     assert done and done.path == moved
     assert not os.path.exists(moved) and spool.pending() == []
     assert handle.status is TaskStatus.CANCELLED
+
+
+# --- one audit line per cancel, whoever asks ------------------------------------------------
+
+
+def _audit(spool: LocalSpool) -> list[tuple[str, str, str, str]]:
+    return [(a["action"], a["target"], a["who"], a["via"]) for a in read_actions(str(spool.dir))]
+
+
+def test_handle_cancel_is_audited_once_as_the_os_user_via_the_api(spool: LocalSpool) -> None:
+    """Before, ``handle.cancel()`` wrote no audit line: only the faces above observe did."""
+    waiting, later = job(12), job.spool_with((13,), postpone=7200)
+    assert waiting.cancel() and later.cancel()
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert sorted(_audit(spool)) == sorted(
+        [("cancelled", h.task_id, me, "api") for h in (waiting, later)]
+    )
+
+
+def test_a_refused_cancel_is_not_audited(spool: LocalSpool) -> None:
+    handle = job(14)
+    spool.run_until_empty()
+    assert not handle.cancel()  # finished
+    assert _audit(spool) == []
+
+
+def test_cli_cancel_writes_exactly_one_line_per_task(spool: LocalSpool) -> None:
+    first, second = job(15), job.spool_with((16,), postpone=30)
+    d = str(spool.dir)
+    assert main(["cancel", "--spool", d, first.task_id, second.task_id]) == EXIT_OK
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert sorted(_audit(spool)) == sorted(
+        [("cancelled", h.task_id, me, "cli") for h in (first, second)]
+    )
+
+
+def test_the_dashboard_cancel_writes_exactly_one_line_as_its_user(spool: LocalSpool) -> None:
+    handle = job.spool_with((17,), postpone=30)
+    app = make_app([str(spool.dir)], authorize=basic_auth(USERS))
+    cookie, token = csrf_of(app, "ops", f"/task/{handle.task_id}")
+    answer = call(app, f"/task/{handle.task_id}/cancel", method="POST", user="ops",
+                  cookie=cookie, form={"csrf": token})  # fmt: skip
+    assert answer.code == 303
+    assert _audit(spool) == [("cancelled", handle.task_id, "ops", "dashboard")]
