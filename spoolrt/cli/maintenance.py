@@ -10,8 +10,10 @@ Both keep the spool directory's promise that nothing is lost by accident:
   ``fcntl`` lock a uWSGI spooler takes, then unlinks it while holding the lock: a spooler that
   opened the file in that instant finds it locked, or (after ``access()``) gone, and skips it.
 
-Each task either changes is one line in its directory's audit log (``spoolrt.observe.audit``,
-who: the OS user, ``"via": "cli"``), as the dashboard's actions are.
+Each task either changes is one line in its directory's audit log (``spoolrt.spooldir.audit``,
+who: the OS user, ``"via": "cli"``), as the dashboard's actions are; ``purge --status done``
+(records of finished tasks, from the store: ``spoolrt.cli.purge_history``) writes one line per
+store and status, with the count.
 
 JSON shapes (stable: fields are only ever added)::
 
@@ -19,7 +21,8 @@ JSON shapes (stable: fields are only ever added)::
                    "refused": [{"id", "path", "reason": "bad-signature|foreign|...", "error"}],
                    "missing": [ID_OR_PATH, ...]}
     purge --json  {"removed": [{"id", "task", "state", "path"}],
-                   "skipped": [{"id", "task", "state", "path", "reason"}]}
+                   "skipped": [{"id", "task", "state", "path", "reason"}],
+                   "records": [{"spooler", "status", "count"}]}
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from spoolrt.cli import purge_history
 from spoolrt.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -45,12 +49,14 @@ from spoolrt.cli._common import (
     warn,
     write_json,
 )
+from spoolrt.cli.check import parse_since
+from spoolrt.cli.history import HISTORY_STATES
 from spoolrt.cli.progress import Progress
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import SpoolFileError
 from spoolrt.observe.actions import purge_entry, requeue
-from spoolrt.observe.audit import os_user, record_action
 from spoolrt.observe.scan import KEPT, Entry, State, entry_for_path, find, scan
+from spoolrt.spooldir.audit import os_user, record_action
 
 
 def register(subparsers: Any) -> None:
@@ -82,16 +88,21 @@ def register(subparsers: Any) -> None:
 
     purge = subparsers.add_parser(
         "purge",
-        help="delete failed, quarantined or waiting tasks (asks first)",
-        description="Delete task files (and their records), after confirmation on a terminal. "
-        "Without a terminal it refuses unless --yes is given. Files a spooler is running are "
-        "never removed. Age is counted from when a waiting task was enqueued, and from when a "
-        "failed or quarantined one was set aside.",
+        help="delete failed, quarantined or waiting tasks, or finished history (asks first)",
+        description="Delete task files (and their records), or with --status the store's "
+        "records of finished tasks (done, skipped, cancelled: they have no file) before they "
+        "expire, after confirmation on a terminal. Without a terminal it refuses unless --yes "
+        "is given. Files a spooler is running are never removed. Age is counted from when a "
+        "waiting task was enqueued, from when a failed or quarantined one was set aside, and "
+        "from when a record's task finished.",
         epilog=examples(
             "spoolrt purge --failed --older-than 7d",
             "spoolrt purge --quarantine --yes",
             "spoolrt purge --pending --task myapp.tasks:resize --yes",
             "spoolrt purge --failed --quarantine --older-than 2w --yes --json",
+            "spoolrt purge --status done --older-than 1d",
+            "spoolrt purge --status skipped --status cancelled --task 'myapp.tasks:*' --yes",
+            "spoolrt purge --status done --before 2026-11-01T00:00:00+00:00 --yes --json",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -103,10 +114,23 @@ def register(subparsers: Any) -> None:
         "--pending", action="store_true", help="waiting tasks: pending and scheduled"
     )
     purge.add_argument(
+        "--status",
+        action="append",
+        choices=HISTORY_STATES,
+        default=[],
+        help="records of finished tasks in this status, from the store (repeatable)",
+    )
+    purge.add_argument(
         "--older-than",
         type=parse_age,
         metavar="AGE",
         help="only older than AGE: 90s, 10m, 2h, 7d, 1w, 1h30m",
+    )
+    purge.add_argument(
+        "--before",
+        type=parse_since,
+        metavar="TIME",
+        help="only older than TIME: an ISO 8601 time with its zone, or an age as --older-than",
     )
     purge.add_argument("--task", metavar="NAME", help="only this task (name, type id or glob)")
     purge.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
@@ -210,12 +234,50 @@ def cmd_purge(args: argparse.Namespace) -> int:
         wanted.add(State.QUARANTINED)
     if args.pending:
         wanted |= {State.PENDING, State.SCHEDULED}
-    if not wanted:
-        raise UsageError("purge what? give --failed, --quarantine and/or --pending")
+    if not (wanted or args.status):
+        raise UsageError("purge what? give --failed, --quarantine, --pending and/or --status")
     import_apps(args.app)
     dirs, _source = find_spool_dirs(args.spool)
     signer, _warning = read_signer()
     now = time.time()
+    # The cut: older than --older-than and --before, and never a task finishing from now on.
+    cuts = [now, args.before] + ([now - args.older_than] if args.older_than is not None else [])
+    before = min(c for c in cuts if c is not None)
+    entries: list[Entry] = []
+    if wanted:
+        entries = _purgeable_files(args, dirs, signer, wanted, now, before)
+    records = purge_history.select(dirs, sorted(set(args.status)), task=args.task or "",
+                                   before=before)  # fmt: skip
+    if not entries and not records:
+        if args.json:
+            write_json({"removed": [], "skipped": [], "records": []})
+        else:
+            print("nothing to purge")
+        return EXIT_OK
+    parts = [_describe_selection(entries)] if entries else []
+    parts += [purge_history.describe(records)] if records else []
+    if not confirm(f"Remove {' and '.join(parts)}?", assume_yes=args.yes, what="purge"):
+        print("nothing removed")
+        return EXIT_OK
+    removed, skipped = purge(entries, quiet=args.json)
+    purged = purge_history.purge(records, quiet=args.json)
+    if args.json:
+        write_json({"removed": removed, "skipped": skipped, "records": purged})
+    elif entries:
+        print(f"{len(removed)} removed" + (f", {len(skipped)} skipped" if skipped else ""))
+    return EXIT_OK
+
+
+def _purgeable_files(
+    args: argparse.Namespace,
+    dirs: Sequence[str],
+    signer: Signer | None,
+    wanted: set[State],
+    now: float,
+    before: float,
+) -> list[Entry]:
+    """The files of the ``wanted`` states the filters keep, oldest first (running ones are
+    never purged: the count of those left alone is said)."""
     entries = scan(dirs, signer, states=wanted | {State.RUNNING}, now=now)
     running = [e for e in entries if e.state is State.RUNNING]
     entries = [e for e in entries if e.state in wanted]
@@ -224,25 +286,11 @@ def cmd_purge(args: argparse.Namespace) -> int:
         running = [e for e in running if e.matches_task(args.task)]
     if args.older_than is not None:
         entries = [e for e in entries if now - e.since > args.older_than]
-    entries.sort(key=lambda e: (e.since, e.path))
+    if args.before is not None:
+        entries = [e for e in entries if e.since < before]
     if running and not args.json:
         warn(f"leaving {len(running)} running task(s) alone")
-    if not entries:
-        if args.json:
-            write_json({"removed": [], "skipped": []})
-        else:
-            print("nothing to purge")
-        return EXIT_OK
-    question = f"Remove {_describe_selection(entries)}?"
-    if not confirm(question, assume_yes=args.yes, what="purge"):
-        print("nothing removed")
-        return EXIT_OK
-    removed, skipped = purge(entries, quiet=args.json)
-    if args.json:
-        write_json({"removed": removed, "skipped": skipped})
-    else:
-        print(f"{len(removed)} removed" + (f", {len(skipped)} skipped" if skipped else ""))
-    return EXIT_OK
+    return sorted(entries, key=lambda e: (e.since, e.path))
 
 
 def _describe_selection(entries: Sequence[Entry]) -> str:

@@ -5,10 +5,13 @@
 - ``/tasks/retry-failed`` (``confirm=yes``): every failed task the list's filter matches.
 - ``/purge`` (``confirm=yes``, ``status=failed|quarantined|pending|scheduled``): delete every
   task file the list with that filter shows, as ``spoolrt purge`` does (a waiting file under the
-  spooler's lock, never a running one; a kept file with its record).
+  spooler's lock, never a running one; a kept file with its record); ``status=done|skipped|
+  cancelled`` (and ``before``, the cut its confirmation page fixed): delete those records from
+  the store, as ``spoolrt purge --status`` does (``spoolrt.dashboard.purging``).
 - ``/schedules/run`` (``schedule=<name>``): one run of a schedule now.
 
-Each changed task is one line in its directory's audit log (who, what, when).
+Each changed task is one line in its directory's audit log (who, what, when); a purge of
+history is one line per store, with the count and the filter.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from urllib.parse import quote
 
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import SpoolFileError, SpoolrtError
-from spoolrt.dashboard import pages, views
+from spoolrt.dashboard import pages, purging, views
 from spoolrt.dashboard.http import StartResponse, answer, root, who
 from spoolrt.observe.actions import cancel, requeue
 from spoolrt.spooldir.audit import record_action
@@ -46,8 +49,8 @@ def post(
             if form.get("status") not in pages.PURGEABLE:
                 body = f"purge which status? one of {', '.join(pages.PURGEABLE)}\n".encode()
                 return answer(start_response, "400 Bad Request", body)
-            done, refused = views.purge_matching(spool_dirs, signer(), form, who(environ))
-            lines = [f"purged {done} task file(s)", *(f"left {r}" for r in refused)]
+            said, refused = purging.purge_matching(spool_dirs, signer(), form, who(environ))
+            lines = [said, *(f"left {r}" for r in refused)]
         else:
             done, refused = views.retry_failed(spool_dirs, signer(), form, who(environ))
             lines = [f"retried {done} failed task(s)", *(f"refused {r}" for r in refused)]

@@ -22,7 +22,8 @@ spooler=&since=&sort=&offset=`` list, ``/task/<id>`` detail, ``/timings`` (run-t
 per task), ``/schedules``, ``/processes``, ``/audit``, ``POST /task/<id>/retry`` and
 ``/task/<id>/cancel``, ``/tasks/retry-failed`` (GET: the confirmation; POST with
 ``confirm=yes``: retry every failed task the filter matches), ``/purge?status=`` (the same
-for deleting the files of one status), ``POST /schedules/run`` (``schedule=<name>``; every
+for deleting the files of one status, or the store's records of done, skipped or cancelled
+tasks: ``spoolrt.dashboard.purging``), ``POST /schedules/run`` (``schedule=<name>``; every
 action in ``spoolrt.dashboard.actions``), ``/metrics``, ``/api/...`` (the JSON of each page,
 see ``spoolrt.dashboard.views``), ``/style.css``, ``/live.js``.
 """
@@ -42,7 +43,7 @@ from spoolrt.core import defaults
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.config import get_settings
 from spoolrt.core.errors import ConfigurationError
-from spoolrt.dashboard import actions, pages, views
+from spoolrt.dashboard import actions, pages, purging, views
 from spoolrt.dashboard.http import StartResponse, answer, read_form, root, secs, when, who
 from spoolrt.dashboard.pool import page_values, pool_nodes, pool_view
 from spoolrt.dashboard.templates import LIVE_JS, STYLE, environment
@@ -161,11 +162,12 @@ class Dashboard:
             )  # fmt: skip
             html = self._render("confirm", context, title="retry failed", f=chosen, n=len(matching))
         elif path == "/purge":
-            chosen = views.filters(query)
-            n = len(pages.purge_candidates(dirs, self._signer(), **views.purge_filter(chosen)))
+            cut = time.time()  # sent back with the form: what goes is what is counted now
+            n = purging.purge_count(dirs, self._signer(), query, cut)
             html = self._render(
-                "purge", context, title="purge", f=chosen, n=n, purgeable=pages.PURGEABLE
-            )
+                "purge", context, title="purge", f=views.filters(query), n=n, before=repr(cut),
+                purgeable=pages.PURGEABLE, history=pages.STORE_STATES,
+            )  # fmt: skip
         elif path == "/timings":
             since = views.filters(query)["since"]
             found = pages.timings(dirs, since)

@@ -142,9 +142,10 @@ def failed_matching(
 
 
 #: The ``?status=`` a purge takes: every file state but running (a running task is never
-#: purged), as ``spoolrt purge --failed / --quarantine / --pending`` do.
+#: purged), as ``spoolrt purge --failed / --quarantine / --pending`` do, then the statuses
+#: only the store knows, whose records it deletes (``spoolrt purge --status``).
 PURGEABLE = (State.FAILED.value, State.QUARANTINED.value, State.PENDING.value,
-             State.SCHEDULED.value)  # fmt: skip
+             State.SCHEDULED.value, *STORE_STATES)  # fmt: skip
 
 
 def purge_candidates(
@@ -156,9 +157,9 @@ def purge_candidates(
     spooler: str,
     since: str,
 ) -> list[Entry]:
-    """The files "purge" deletes for the list's filter: its status (one of ``PURGEABLE``;
-    anything else: nothing), name, spooler and time window."""
-    if status not in PURGEABLE:
+    """The files "purge" deletes for the list's filter: its status (a file state of
+    ``PURGEABLE``; anything else: nothing), name, spooler and time window."""
+    if status not in PURGEABLE or status in STORE_STATES:
         return []
     states = [State(status)]
     return _matching(spool_dirs, signer, states, name=name, spooler=spooler, since=since)

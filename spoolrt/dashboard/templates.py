@@ -91,13 +91,17 @@ value="{{ f[k] }}">{% endfor %}<button id="confirm">retry these {{ n }}</button>
 PURGE = """{% extends "base" %}{% block body %}<h1>Purge {{ f.status or "tasks" }}</h1>
 {% if f.status not in purgeable %}<p>Choose what to purge: {% for s in purgeable %}<a
 href="{{ root }}/purge?status={{ s }}">{{ s }}</a> {% endfor %}(a running task is never
-purged).</p>{% else %}<p id="matching">{{ n }} {{ f.status }} task file(s) match{% if f.name %}
-name {{ f.name }}{% endif %}{% if f.since %} in the last {{ f.since }}{% endif %}{% if f.spooler
-%} in {{ f.spooler }}{% endif %}. Purging deletes them for good, as <code>spoolrt purge</code>
-does: a waiting one under its spooler's lock (a running one is left), a kept one with its
-record.</p>{% if operator and n %}<form method="post" action="{{ root }}/purge">
-<input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="confirm"
-value="yes">{% for k in ("status", "name", "spooler", "since") %}<input type="hidden"
+purged).</p>{% else %}{% set records = f.status in history %}<p id="matching">
+{{ n }} {{ f.status }} {{ "record(s)" if records else "task file(s)" }} match{% if f.name %}
+name {{ f.name }}{% endif %}{% if f.since %} in the last {{ f.since }}{% endif %}{% if f.spooler %}
+in {{ f.spooler }}{% endif %}. {% if records %}Purging deletes them from the result store for
+good, as <code>spoolrt purge --status</code> does: these tasks finished and have no file; the
+finished counters of <code>/metrics</code> drop by as much.{% else %}Purging deletes them for
+good, as <code>spoolrt purge</code> does: a waiting one under its spooler's lock (a running one
+is left), a kept one with its record.{% endif %}</p>{% if operator and n %}<form method="post"
+action="{{ root }}/purge"><input type="hidden" name="csrf" value="{{ csrf }}"><input
+type="hidden" name="confirm" value="yes"><input type="hidden" name="before"
+value="{{ before }}">{% for k in ("status", "name", "spooler", "since") %}<input type="hidden"
 name="{{ k }}" value="{{ f[k] }}">{% endfor %}<button id="confirm">delete these {{ n }}</button>
 </form>{% endif %}{% endif %}<p><a href="{{ root }}/tasks?status={{ f.status }}">back</a></p>
 {% endblock %}"""

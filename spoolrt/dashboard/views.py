@@ -1,5 +1,6 @@
 """The dashboard's routes beyond the core WSGI plumbing of ``app``: the URL's filters, the JSON
-API behind every page, and the actions other than one task's retry or cancel.
+API behind every page, and the actions other than one task's retry or cancel and the purge
+(``spoolrt.dashboard.purging``).
 
 Each HTML page has a JSON twin under ``/api/`` built from the same function, so what a script
 polls is what a person sees (documented in README's Dashboard section):
@@ -25,10 +26,11 @@ from spoolrt.api.schedules import registry as schedule_registry
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import SpoolFileError
 from spoolrt.dashboard import pages
-from spoolrt.observe.actions import purge_entry, requeue
-from spoolrt.observe.audit import read_actions, record_action
+from spoolrt.observe.actions import requeue
+from spoolrt.observe.audit import read_actions
 from spoolrt.observe.processes import spoolers
 from spoolrt.observe.schedules import describe_all, run_now, spool_dir_of
+from spoolrt.spooldir.audit import record_action
 
 #: How many next runs the schedules page shows per schedule.
 NEXT_RUNS = 3
@@ -110,31 +112,6 @@ def retry_failed(
             entry.spool_dir, who, "retried", entry.task_id or entry.path, filter=described
         )
     return done, refused
-
-
-def purge_filter(chosen: Mapping[str, Any]) -> dict[str, str]:
-    """The part of the list's filters a purge keeps to (its paging and order aside)."""
-    return {k: str(chosen[k]) for k in ("status", "name", "spooler", "since")}
-
-
-def purge_matching(
-    spool_dirs: Sequence[str], signer: Signer | None, form: Mapping[str, str], who: str
-) -> tuple[int, list[str]]:
-    """Delete every file the purge filter in ``form`` matches (``observe.actions.purge_entry``:
-    a waiting file under the spooler's lock, never a running one); each one audited. Returns
-    how many went and the ones left, with why."""
-    chosen = purge_filter(filters(form))
-    described = {k: v for k, v in chosen.items() if v}
-    done, left = 0, []
-    for entry in pages.purge_candidates(spool_dirs, signer, **chosen):
-        why = purge_entry(entry)
-        target = entry.task_id or entry.path
-        if why:
-            left.append(f"{target}: {why}")
-            continue
-        done += 1
-        record_action(entry.spool_dir, who, "purged", target, filter=described)
-    return done, left
 
 
 def run_schedule(name: str, who: str) -> str:

@@ -6,22 +6,26 @@ what a page displayed. ``cancel`` (``spoolrt cancel``, the cancel button): a wai
 taken away under the spooler's own file lock and recorded ``cancelled`` (the primitive lives
 below, in ``spoolrt.results.cancelling``, for ``handle.cancel()`` too). ``purge_entry``
 (``spoolrt purge``, the dashboard's purge): a file deleted for good, never a running one.
+``purge_history`` (``spoolrt purge --status done``, the dashboard's purge of ``done``,
+``skipped`` or ``cancelled``): the records of finished tasks that have no file any more,
+deleted from the store before they expire (``ResultStore.purge``), counted first by
+``count_history`` for the confirmation.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from spoolrt.core.codec.envelope import decode_packet, encode_body, spool_vars
 from spoolrt.core.codec.packet import pack, unpack
 from spoolrt.core.codec.serializers import Signer
 from spoolrt.core.errors import ResultStoreError
 from spoolrt.core.outcomes import TaskStatus
-from spoolrt.observe.history import store_of
+from spoolrt.observe.history import name_matches, store_of
 from spoolrt.observe.scan import KEPT, Entry, State
-from spoolrt.results import TaskRecord
+from spoolrt.results import ResultStore, TaskRecord
 from spoolrt.results.cancelling import cancel_file
 from spoolrt.spooldir.cancel import NOT_WAITING, CancelResult, refused_running, take
 from spoolrt.spooldir.layout import remove_kept, write_spool_file
@@ -121,3 +125,71 @@ def _forget(spool_dir: str, task_id: str) -> None:
             store.delete(task_id)
         except ResultStoreError:
             pass
+
+
+#: What a purge of history takes from the store: the final statuses that leave no file behind
+#: (failed and quarantined tasks are purged with their kept files, waiting ones with theirs).
+HISTORY_PURGEABLE = (TaskStatus.DONE, TaskStatus.SKIPPED, TaskStatus.CANCELLED)
+#: Records one ``query`` page reads while ``count_history`` counts a time window.
+_COUNT_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """Which finished records a purge of history takes: one ``status`` of
+    ``HISTORY_PURGEABLE``, a ``task`` filter as the list's (the exact name, its qualname, or a
+    glob of either; "" for all) and a window on when they finished, ``[since, before)``."""
+
+    status: TaskStatus
+    task: str = ""
+    since: float | None = None
+    before: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in HISTORY_PURGEABLE:
+            allowed = ", ".join(s.value for s in HISTORY_PURGEABLE)
+            raise ValueError(f"a purge of history takes {allowed}, not {self.status.value!r}")
+
+    def described(self) -> dict[str, object]:
+        """The filter as an audit line names it (unset parts left out)."""
+        found = {"status": self.status.value, "task": self.task, "since": self.since,
+                 "before": self.before}  # fmt: skip
+        return {k: v for k, v in found.items() if v}
+
+
+def _names(store: ResultStore, task: str) -> list[str | None]:
+    """The exact names a ``task`` filter matches in ``store`` ([None]: no filter, all names)."""
+    if not task:
+        return [None]
+    found: list[str | None] = []
+    found += sorted(n for n in store.counts_by_name() if n is not None and name_matches(n, task))
+    return found
+
+
+def count_history(store: ResultStore, chosen: HistoryFilter) -> int:
+    """How many records ``purge_history`` would delete now (a store may scan)."""
+    names = _names(store, chosen.task)
+    if chosen.since is None and chosen.before is None:
+        if names == [None]:
+            return store.counts()[chosen.status]
+        by_name = store.counts_by_name()
+        return sum(by_name.get(n, {}).get(chosen.status, 0) for n in names)
+    total = 0
+    for name in names:
+        offset = 0
+        while True:
+            page = store.query(chosen.status, name, chosen.since, chosen.before,
+                               limit=_COUNT_PAGE, offset=offset)  # fmt: skip
+            total += len(page)
+            offset += len(page)
+            if len(page) < _COUNT_PAGE:
+                break
+    return total
+
+
+def purge_history(store: ResultStore, chosen: HistoryFilter) -> int:
+    """Delete the records ``chosen`` matches from ``store``; returns how many went."""
+    return sum(
+        store.purge(chosen.status, name=name, since=chosen.since, before=chosen.before)
+        for name in _names(store, chosen.task)
+    )
