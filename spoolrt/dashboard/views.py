@@ -12,6 +12,7 @@ polls is what a person sees (documented in README's Dashboard section):
 - ``/api/schedules``: ``{"schedules": [spoolrt.observe.schedules.describe]}``
 - ``/api/processes``: ``{"spoolers": [spoolrt.observe.processes.spoolers]}``
 - ``/api/audit``: ``{"actions": [audit line, newest first]}``
+- ``/api/pool`` (served by ``app`` from ``dashboard.pool``): ``{"nodes", "spoolers", "duplicates"}``
 """
 
 from __future__ import annotations
