@@ -259,7 +259,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     if not confirm(f"Remove {' and '.join(parts)}?", assume_yes=args.yes, what="purge"):
         print("nothing removed")
         return EXIT_OK
-    removed, skipped = purge(entries, quiet=args.json)
+    removed, skipped = purge(entries, quiet=args.json) if entries else ([], [])
     purged = purge_history.purge(records, quiet=args.json)
     if args.json:
         write_json({"removed": removed, "skipped": skipped, "records": purged})
