@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from spoolrt.core.codec.serializers import Signer
@@ -26,6 +26,7 @@ from spoolrt.dashboard import pages
 from spoolrt.dashboard.views import filters
 from spoolrt.observe.actions import HistoryFilter, count_history, purge_entry, purge_history
 from spoolrt.observe.history import store_of
+from spoolrt.results import ResultStore
 from spoolrt.spooldir.audit import record_action
 
 
@@ -44,31 +45,25 @@ def cut_of(form: Mapping[str, str], now: float) -> float:
     return min(before, now) if math.isfinite(before) else now
 
 
-def history_matching(
-    spool_dirs: Sequence[str], chosen: Mapping[str, str], before: float
-) -> list[tuple[str, HistoryFilter, int]]:
-    """Per spool directory whose store has some: the records of the history ``chosen`` names
-    (a status of ``pages.STORE_STATES``), how they are filtered, and how many match."""
-    wanted = HistoryFilter(
+def history_filter(chosen: Mapping[str, str], before: float) -> HistoryFilter:
+    """The records of the history ``chosen`` names (a status of ``pages.STORE_STATES``, the
+    list's name and time window), cut at ``before``."""
+    return HistoryFilter(
         TaskStatus.of(chosen["status"]),
         task=chosen["name"],
         since=pages.cutoff(chosen["since"], before),
         before=before,
     )
-    found = []
+
+
+def _stores(spool_dirs: Sequence[str], spooler: str) -> Iterator[tuple[str, ResultStore]]:
+    """Each spool directory of the filter with its store (those without one left out)."""
     for spool_dir in spool_dirs:
-        if chosen["spooler"] and spool_dir != chosen["spooler"]:
+        if spooler and spool_dir != spooler:
             continue
         with store_of(spool_dir) as store:
-            if store is None:
-                continue
-            try:
-                count = count_history(store, wanted)
-            except ResultStoreError:  # the store only adds to the files: nothing to show
-                continue
-        if count:
-            found.append((spool_dir, wanted, count))
-    return found
+            if store is not None:
+                yield spool_dir, store
 
 
 def purge_count(
@@ -76,9 +71,15 @@ def purge_count(
 ) -> int:
     """How many files or records the purge with the filter in ``query`` would delete."""
     chosen = purge_filter(filters(query))
-    if chosen["status"] in pages.STORE_STATES:
-        return sum(count for _, _, count in history_matching(spool_dirs, chosen, before))
-    return len(pages.purge_candidates(spool_dirs, signer, **chosen))
+    if chosen["status"] not in pages.STORE_STATES:
+        return len(pages.purge_candidates(spool_dirs, signer, **chosen))
+    wanted, total = history_filter(chosen, before), 0
+    for _spool_dir, store in _stores(spool_dirs, chosen["spooler"]):
+        try:
+            total += count_history(store, wanted)
+        except ResultStoreError:  # the store only adds to the files: nothing to show
+            continue
+    return total
 
 
 def purge_matching(
@@ -90,14 +91,13 @@ def purge_matching(
     described: dict[str, Any] = {k: v for k, v in chosen.items() if v}
     if chosen["status"] in pages.STORE_STATES:
         before = cut_of(form, time.time())
-        total, left = 0, []
-        for spool_dir, wanted, _count in history_matching(spool_dirs, chosen, before):
-            with store_of(spool_dir) as store:
-                try:
-                    went = purge_history(store, wanted) if store is not None else 0
-                except ResultStoreError as exc:
-                    left.append(f"{spool_dir}: {exc}")
-                    continue
+        wanted, total, left = history_filter(chosen, before), 0, []
+        for spool_dir, store in _stores(spool_dirs, chosen["spooler"]):
+            try:
+                went = purge_history(store, wanted)
+            except ResultStoreError as exc:
+                left.append(f"{spool_dir}: {exc}")
+                continue
             if went:
                 total += went
                 record_action(
