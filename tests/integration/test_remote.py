@@ -4,8 +4,10 @@ directory, store and ``--socket``; this process sends through ``configure(remote
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,3 +209,40 @@ def test_an_oversize_payload_is_refused_before_it_reaches_a_node(make_nodes: Any
     node.uwsgi.wait_runs("storm", 1, tag="after")
     assert [r["tag"] for r in node.uwsgi.runs("storm")] == ["after"]
     assert node.uwsgi.area("quarantine") == []
+
+
+def test_a_send_that_timed_out_on_a_paused_node_runs_there_once_and_nowhere_else(
+    make_nodes: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A node stopped (SIGSTOP of its master and children, by its process group) for longer than
+    # the timeout takes the packet into its socket buffer and writes it once it resumes: the
+    # file it never acknowledged exists. The resend goes to the same node, so that node holds
+    # two files of one attempt and runs one; the other node never hears of the task.
+    paused, other = make_nodes(2)
+    assert paused.uwsgi.proc is not None
+    group = paused.uwsgi.proc.pid
+    caplog.set_level(logging.WARNING, logger="spoolrt")
+    resending = "sending it to the same node again"
+
+    def resume_once_resending() -> None:
+        try:
+            wait_for(lambda: resending in caplog.text, 30, 0.02, "the resend")
+        finally:
+            os.killpg(group, signal.SIGCONT)
+
+    with pool_of([paused, other], timeout=1):
+        os.killpg(group, signal.SIGSTOP)
+        resumer = threading.Thread(target=resume_once_resending)
+        resumer.start()
+        try:
+            handle = send_storm("paused")
+        finally:
+            resumer.join(60)
+    assert handle.node == paused.address
+    paused.uwsgi.wait_runs("storm", 1, tag="paused")
+    kept = wait_for(lambda: paused.uwsgi.area("quarantine"), 20, 0.05, "the duplicate")
+    records = [json.loads(Path(f"{p}.json").read_text()) for p in kept]
+    assert [(r["reason"], r["task_id"]) for r in records] == [("duplicate", handle.task_id)]
+    wait_for(lambda: paused.uwsgi.pending() == [], 20, 0.05, "the paused node to drain")
+    assert [r["tag"] for r in paused.uwsgi.runs("storm")] == ["paused"]
+    assert other.uwsgi.runs("storm") == [] and other.uwsgi.pending() == []

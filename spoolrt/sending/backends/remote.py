@@ -10,12 +10,17 @@ connection), and anyone who reaches the socket may send one: the envelope travel
 (``envelope.remote_vars``) and the node verifies it like any file.
 
 Delivery, per call: nodes are tried in turn from a rotating start (so calls spread over the
-pool); a refusal, a connection error or a timeout moves on to the next node with the same bytes,
-hence the same ``task_id`` and attempt. After a timeout the first node may have written the file
-anyway: a node whose store knows the finished ``(task_id, attempt)`` refuses to run it again;
-nodes with separate stores can both run it (at-least-once). A node that failed is skipped for
-``RETRY_DOWN`` seconds, unless every node is marked down, so a dead host does not cost each call
-a timeout.
+pool). A refusal or a connection error before the whole packet was sent moves on to the next
+node: nothing can be on the first one's disk. A send that got no answer after the whole packet
+was sent (``NoAnswer``: a timeout, a reset or a close) is ambiguous, since the node may have
+written the file all the same (a node paused or overloaded past ``timeout`` writes it when it
+resumes), so the same bytes (the same ``task_id`` and attempt) are sent to that same node again,
+``SAME_NODE_RESENDS`` times: two files of one attempt on one node run once, the node's
+duplicate check (``runtime.dispatch``) sets the second aside as ``duplicate``. Only when that
+resend fails too does the task move on to the next node; that is the one way a task can run on
+two nodes (each node has its own store): the first node wrote a file it never acknowledged and
+the next one took the task. A node that failed is skipped for ``RETRY_DOWN`` seconds, unless
+every node is marked down, so a dead host does not cost each call a timeout.
 
 Fastrouter mode: every packet goes to the router with the var ``UWSGI_FASTROUTER_KEY`` = the
 pool's key; the router passes it on unchanged to a node subscribed under that key (with
@@ -25,7 +30,9 @@ failed and tries the next); a node that does not connect within its ``fastrouter
 partition) makes it close the sender's connection. A send it could not place (closed without an
 answer: that, or no node alive) or a refusal is tried again through the router,
 ``pool.attempts`` times in all, then ``NoNodeAvailable``; a timeout after sending is resent with
-the same bytes, as in direct mode. uWSGI's reply says nothing of the node, so the
+the same bytes, as in direct mode, but the router picks the node again (round robin over the
+key's nodes; uWSGI has no option to keep a packet's node), so after a timeout the task can run on
+two nodes: at-least-once across the pool. uWSGI's reply says nothing of the node, so the
 handle names the router; the node's own store has the task's record. The node ignores the
 routing var (``envelope.envelope_bytes`` reads only spoolrt's own).
 """
@@ -61,8 +68,21 @@ ROUTER_KEY_VAR = b"UWSGI_FASTROUTER_KEY"
 ROUTER_PAUSE = 0.05
 
 
+#: Resends of the same bytes to a node that got the whole packet but did not answer, before
+#: the task moves on to the next node (direct mode).
+SAME_NODE_RESENDS = 1
+
+
 class NodeRefused(Exception):
     """The node answered modifier2 0: it has no spooler, or could not write the file."""
+
+
+NO_ANSWER = "sent, then no answer: "
+
+
+class NoAnswer(OSError):
+    """The whole packet was sent but no answer came (a timeout, a reset, a close): unlike an
+    error before that, the node may have written the file."""
 
 
 def node_label(node: tuple[str, int]) -> str:
@@ -108,8 +128,10 @@ def _where(pool: RemotePool) -> str:
 def send_packet(node: tuple[str, int], packet: bytes, timeout: float) -> None:
     """Send one packet and wait for the node's answer; returns only when the file is written.
 
-    Raises ``NodeRefused`` on modifier2 0 and ``OSError`` (``TimeoutError`` included) when the
-    node cannot be reached, resets the connection or answers nothing or nonsense.
+    Raises ``NodeRefused`` on modifier2 0, ``NoAnswer`` when the whole packet went out and no
+    answer came back (the node may have the file), and another ``OSError`` when the node could
+    not be reached or took only part of the packet (then it cannot have written it), or answered
+    nonsense.
     """
     host, port = node
     if port:
@@ -125,9 +147,12 @@ def send_packet(node: tuple[str, int], packet: bytes, timeout: float) -> None:
         sock.sendall(packet)
         reply = b""
         while len(reply) < HEADER.size:
-            chunk = sock.recv(HEADER.size - len(reply))
+            try:
+                chunk = sock.recv(HEADER.size - len(reply))
+            except OSError as exc:
+                raise NoAnswer(f"{NO_ANSWER}{type(exc).__name__}: {exc}") from exc
             if not chunk:
-                raise ConnectionError(f"connection closed after {len(reply)} bytes, no answer")
+                raise NoAnswer(f"sent, then the connection closed after {len(reply)} bytes")
             reply += chunk
     finally:
         sock.close()
@@ -182,20 +207,39 @@ class RemoteBackend(Backend):
             return self._through_router(self.pool.fastrouter, envelope, packet)
         attempts: list[tuple[str, str]] = []
         for node in self.order():
-            label = node_label(node)
+            if self._send_to(node, envelope, packet, attempts):
+                with self._lock:
+                    self._down_until.pop(node, None)
+                return node_label(node)
+            with self._lock:
+                self._down_until[node] = time.monotonic() + RETRY_DOWN
+        raise self._none_took(envelope, attempts)
+
+    def _send_to(
+        self,
+        node: tuple[str, int],
+        envelope: Envelope,
+        packet: bytes,
+        attempts: list[tuple[str, str]],
+    ) -> bool:
+        """Whether ``node`` acknowledged the packet; after ``NoAnswer`` it gets the same bytes
+        again first (it may hold the file: one node runs one attempt once)."""
+        label = node_label(node)
+        for resend in range(SAME_NODE_RESENDS + 1):
             try:
                 send_packet(node, packet, self.pool.timeout)
             except (OSError, NodeRefused) as exc:
                 attempts.append((label, f"{type(exc).__name__}: {exc}"))
-                with self._lock:
-                    self._down_until[node] = time.monotonic() + RETRY_DOWN
-                log.warning("remote pool %r: node %s did not take task %s (%s), trying the next",
-                            self.pool.name, label, envelope.task_id, exc)  # fmt: skip
-                continue
-            with self._lock:
-                self._down_until.pop(node, None)
-            return label
-        raise self._none_took(envelope, attempts)
+                again = isinstance(exc, NoAnswer) and resend < SAME_NODE_RESENDS
+                log.warning("remote pool %r: node %s did not take task %s (%s), %s",
+                            self.pool.name, label, envelope.task_id, exc,
+                            "sending it to the same node again" if again
+                            else "trying the next")  # fmt: skip
+                if again:
+                    continue
+                return False
+            return True
+        return False
 
     def _through_router(self, router: tuple[str, int], envelope: Envelope, packet: bytes) -> str:
         label = node_label(router)
@@ -214,8 +258,9 @@ class RemoteBackend(Backend):
         raise self._none_took(envelope, attempts)
 
     def _none_took(self, envelope: Envelope, attempts: list[tuple[str, str]]) -> NoNodeAvailable:
-        # After a timeout the node may have written the file all the same: say so, not "nothing".
-        timed_out = any("TimeoutError: " in what for _, what in attempts)
+        # After a timeout once sent the node may have the file all the same: say so, not
+        # "nothing". (A close once sent is what a router does when it placed nothing.)
+        timed_out = any(f"{NO_ANSWER}TimeoutError" in what for _, what in attempts)
         outcome = "it may be spooled where a send timed out" if timed_out else "nothing was spooled"
         return NoNodeAvailable(
             f"no node of remote pool {self.pool.name!r} took task {envelope.label} "
