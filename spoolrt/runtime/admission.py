@@ -15,7 +15,9 @@ function runnable.
 A file also never runs before its signed ``at``: uWSGI reads ``at`` from the file's mtime, which
 anyone with write access can move. A file found early is put back to its time and left.
 
-Both outcomes raise ``FileKept``: the file stays, nothing was run, nothing is recorded.
+A file of an attempt that another process runs now (from another file: a resend) waits too.
+
+All these outcomes raise ``FileKept``: the file stays, nothing was run, nothing is recorded.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import math
 import os
 import re
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from spoolrt.core.codec.envelope import Envelope
 from spoolrt.core.registry import FUNCTION_CALL_TYPE
@@ -91,6 +93,18 @@ class Admission:
             self._said.clear()
         self._said.add(key)
         return True
+
+    def hold_twin(self, spool_dir: str, file_name: str, envelope: Envelope) -> NoReturn:
+        """Another process runs this very attempt now, from another file of it (a remote resend
+        after a timeout, a replayed copy): leave this one until that run is over, when the
+        store's duplicate check refuses it (``spoolrt.spooldir.attempts``)."""
+        what = (
+            f"attempt {envelope.attempt} of task {envelope.task_id} runs in another process "
+            f"now: {escape_name(file_name)} waits for its outcome"
+        )
+        if self._once("twin", spool_dir, file_name):
+            log.warning("left for now: %s", what)
+        raise FileKept(what)
 
     # --- resolving ----------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from spoolrt.runtime.runs import (
     original_bytes,
     run_task,
 )
+from spoolrt.spooldir.attempts import attempt_locks
 from spoolrt.spooldir.layout import FAILED, QUARANTINE, keep_aside
 from spoolrt.spooldir.parking import place_spool_file
 from spoolrt.spooldir.regular import escape_name
@@ -116,7 +117,8 @@ class Dispatcher:
 
         Raises ``FileKept`` (spooler side only) when the file must stay as it is: the task
         cannot be resolved here yet or came up before its signed ``at`` (unless ``ignore_at``)
-        (``runtime.admission``), or its bookkeeping failed (``runtime.deferred``). Outside a
+        (``runtime.admission``), another process runs this same attempt now from another file
+        (``spooldir.attempts``), or its bookkeeping failed (``runtime.deferred``). Outside a
         spooler a failed bookkeeping raises itself: the caller must keep the file.
         """
         signer = self.settings.signer()
@@ -144,9 +146,32 @@ class Dispatcher:
             self._hold_unresolved(spool_dir, file_name, envelope, str(exc))
             return self._quarantine(spool_dir, file_name, packet, envelope, exc.reason, str(exc))
 
-        previous = already_ran(envelope, spool_dir) if self.spooler_side else None
-        if previous is not None:
-            return self._set_aside_duplicate(spool_dir, file_name, packet, envelope, previous)
+        if not self.spooler_side:
+            return self._run(spool_dir, file_name, packet, envelope, task_cls, payload)
+        # One run of an attempt at a time, whichever file brought it; the duplicate check
+        # comes after the lock, so it sees the outcome of a twin that ran meanwhile.
+        locks = attempt_locks(spool_dir)
+        held = locks.take(envelope.task_id, envelope.attempt) if locks is not None else None
+        if locks is not None and held is None:
+            self.admission.hold_twin(spool_dir, file_name, envelope)
+        try:
+            previous = already_ran(envelope, spool_dir)
+            if previous is not None:
+                return self._set_aside_duplicate(spool_dir, file_name, packet, envelope, previous)
+            return self._run(spool_dir, file_name, packet, envelope, task_cls, payload)
+        finally:
+            if locks is not None and held is not None:
+                locks.release(held)
+
+    def _run(
+        self,
+        spool_dir: str,
+        file_name: str,
+        packet: SpoolPacket,
+        envelope: Envelope,
+        task_cls: Any,
+        payload: Any,
+    ) -> Report:
         result: TaskResult
         deferred = self.deferred.take(envelope)
         if deferred is not None:  # it ran here already: only its bookkeeping is left

@@ -246,3 +246,42 @@ def test_a_send_that_timed_out_on_a_paused_node_runs_there_once_and_nowhere_else
     wait_for(lambda: paused.uwsgi.pending() == [], 20, 0.05, "the paused node to drain")
     assert [r["tag"] for r in paused.uwsgi.runs("storm")] == ["paused"]
     assert other.uwsgi.runs("storm") == [] and other.uwsgi.pending() == []
+
+
+def test_a_delivery_that_arrives_while_its_twin_runs_waits_and_is_refused_not_run(
+    tmp_path: Path,
+) -> None:
+    # Two spooler processes: the second file of one attempt (a resend after a timeout) must
+    # not start beside the first one's run, where the store does not know the outcome yet.
+    release = tmp_path / "release"
+    envelope = Envelope(
+        task_id="twin-1",
+        type_id="fcall",
+        message="ucfg_fcall",
+        name="coretasks:holds",
+        payload=PickleSerializer().dumps(
+            {"func": "coretasks:holds", "arg": ("twin", str(release)), "kwg": {}}
+        ),
+    )
+    block = pack_vars(remote_vars(envelope, encode_body(envelope, Signer([SECRET_KEY]))))
+    packet = HEADER.pack(MODIFIER1_SPOOL, len(block), 0) + block
+    port = free_port()
+    with UwsgiInstance(
+        "spooler_node.ini",
+        tmp_path / "node",
+        env={"SPOOLRT_SOCKET": f"127.0.0.1:{port}"},
+        extra_args=("--spooler-processes", "2"),
+    ) as node:
+        send_packet(("127.0.0.1", port), packet, 5)
+        node.wait_runs("holds", 1)
+        send_packet(("127.0.0.1", port), packet, 5)
+        wait_for(
+            lambda: len(node.runs("holds")) > 1 or "runs in another process" in node.log(),
+            20, 0.05, "the second spooler to look at the twin",
+        )  # fmt: skip
+        release.touch()
+        kept = wait_for(lambda: node.area("quarantine"), 20, 0.05, "the twin set aside")
+        records = [json.loads(Path(f"{p}.json").read_text()) for p in kept]
+        assert [(r["reason"], r["task_id"]) for r in records] == [("duplicate", "twin-1")]
+        wait_for(lambda: node.pending() == [], 20, 0.05, "the node to drain")
+        assert [r["tag"] for r in node.runs("holds")] == ["twin"]

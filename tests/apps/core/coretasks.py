@@ -119,3 +119,14 @@ def storm(tag, fail_first=False):
     if fail_first and attempt == 1:
         raise RuntimeError(f"first attempt of {tag} fails")
     return tag
+
+
+@Spooler.task()
+def holds(tag, release):
+    """Runs until the file ``release`` exists (a minute at most): a task that is running while
+    a test delivers it again."""
+    record("holds", tag=tag, attempt=_attempt())
+    deadline = time.monotonic() + 60
+    while not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return tag
