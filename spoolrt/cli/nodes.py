@@ -9,7 +9,8 @@ its nodes. Credentials, the way ``spoolrt dashboard`` takes them: ``--node-auth-
 ``$SPOOLRT_DASHBOARD_PASSWORD`` for the user ``--node-user`` (default ``admin``).
 
 ``ls --node`` reads at most 200 rows per node and status (``-n`` and ``--offset`` raise that),
-a page of 50 at a time.
+a page of 50 at a time; ``--since`` asks each node for the narrowest of its fixed windows (15m,
+1h, 6h, 24h, 7d) that holds it and keeps the rows from then on (``when`` >= since).
 
 A node that does not answer within ``--node-timeout`` (3 s), refuses the credentials or
 answers something else is named on stderr (and in ``"nodes"`` with ``--json``); the rows of
@@ -46,6 +47,7 @@ from spoolrt.cli._common import (
 from spoolrt.core import defaults
 from spoolrt.core.config import get_settings
 from spoolrt.core.errors import ConfigurationError
+from spoolrt.dashboard.pages import WINDOWS
 from spoolrt.observe.fanout import (
     Answer,
     Credentials,
@@ -150,8 +152,6 @@ def statuses(answers: Sequence[Answer]) -> list[dict[str, Any]]:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    if args.since is not None:
-        raise UsageError("--since is not available with --node (the dashboards filter by window)")
     wanted = max(0, args.offset) + (200 if args.limit is None else max(0, args.limit))
     rows: list[dict[str, Any]] = []
     worst: dict[str, Answer] = {}
@@ -179,8 +179,9 @@ def _pages(
     """Rows of ``status`` from every node, a page of each at a time, until no node has more
     (or each gave ``wanted``); with each node's last answer (a failed page marks it down)."""
     nodes, credentials = pool(args)
-    query = {"status": status, "name": args.task or ""}
+    query = {"status": status, "name": args.task or "", "since": window_for(args.since)}
     offsets = {node.url: 0 for node in nodes}
+    kept = dict.fromkeys(offsets, 0)
     last: dict[str, Answer] = {}
     rows: list[dict[str, Any]] = []
 
@@ -194,14 +195,28 @@ def _pages(
         for answer in answers:
             last[answer.node.url] = answer
             page = merged([answer], "tasks")
-            rows += page
             offsets[answer.node.url] += len(page)
+            recent = [r for r in page if args.since is None or (r.get("when") or 0) >= args.since]
+            rows += recent
+            kept[answer.node.url] += len(recent)
             more = answer.ok and bool(answer.data.get("more"))
-            if more and page and offsets[answer.node.url] < wanted:
+            if more and page and kept[answer.node.url] < wanted:
                 pending.append(answer.node)
         if not pending:
             break
     return rows, [last[node.url] for node in nodes]
+
+
+def window_for(since: float | None) -> str:
+    """The dashboards' narrowest fixed ``?since=`` window (``15m`` ... ``7d``) that holds
+    ``since``, so each node sends only rows near it ("": none does; every row comes). The rows
+    are then cut at ``since`` here, which is what ``--since`` asks for: the API takes only
+    those windows (an unknown one means no filter there, never a wrong one)."""
+    if since is None:
+        return ""
+    age = time.time() - since
+    fits = [(seconds, name) for name, seconds in WINDOWS.items() if seconds > age + 1.0]
+    return min(fits)[1] if fits else ""
 
 
 def render_ls(rows: Sequence[dict[str, Any]], now: float) -> str:

@@ -4,13 +4,19 @@ the credentials file is read like ``spoolrt dashboard``'s password file."""
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 import spoolrt
 from spoolrt.cli import main
-from spoolrt.cli.nodes import EXIT_NODE_DOWN, read_credentials
+from spoolrt.cli.nodes import EXIT_NODE_DOWN, read_credentials, window_for
 from spoolrt.core.errors import CommandError
 
 
@@ -20,7 +26,7 @@ from spoolrt.core.errors import CommandError
         (["ls", "--node", "nowhere"], "HOST:PORT"),
         (["stats", "--node", "127.0.0.1:1", "--node-timeout", "0"], "--node-timeout"),
         (["ps", "--node", "127.0.0.1:1", "--node-timeout", "nan"], "--node-timeout"),
-        (["ls", "--node", "127.0.0.1:1", "--since", "1h"], "--since"),
+        (["ls", "--node", "127.0.0.1:1", "--since", "soon"], "--since"),
     ],
 )
 def test_a_node_command_line_that_cannot_work_is_a_usage_error(
@@ -82,3 +88,55 @@ def test_a_remote_pool_without_dashboards_says_what_to_configure(
     spoolrt.configure(remote={"reports": ["127.0.0.1:3031"]})
     assert main(["stats", "--node", "reports"]) == 2
     assert "configure(dashboards=" in capsys.readouterr().err
+
+
+class FakeDashboard(BaseHTTPRequestHandler):
+    """``/api/tasks`` of a node: the rows of ``server.rows`` (one page), each query kept."""
+
+    server: Any
+
+    def do_GET(self) -> None:
+        self.server.queries.append(parse_qs(urlsplit(self.path).query))
+        body = json.dumps({"tasks": self.server.rows, "more": False}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def dashboard() -> Iterator[Any]:
+    server: Any = ThreadingHTTPServer(("127.0.0.1", 0), FakeDashboard)
+    server.queries, server.rows = [], []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_ls_since_asks_each_node_for_a_window_holding_it_and_keeps_the_rows_from_then(
+    dashboard: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SPOOLRT_DASHBOARD_PASSWORD", raising=False)
+    now = time.time()
+    dashboard.rows = [
+        {"state": "done", "task_id": f"t{age}", "name": "n", "spooler": "/s", "when": now - age}
+        for age in (60, 3 * 3600, 5 * 3600)
+    ] + [{"state": "pending", "task_id": "never", "name": "n", "spooler": "/s", "when": None}]
+    node = f"127.0.0.1:{dashboard.server_address[1]}"
+    assert main(["ls", "--node", node, "--since", "4h", "--json"]) == 0
+    tasks = json.loads(capsys.readouterr().out)["tasks"]
+    assert [t["task_id"] for t in tasks] == [f"t{3 * 3600}", "t60"]  # oldest first
+    assert dashboard.queries[0]["since"] == ["6h"]  # the narrowest window that holds 4 h
+
+
+def test_the_window_asked_for_is_the_narrowest_that_holds_the_time() -> None:
+    now = time.time()
+    assert window_for(None) == ""
+    assert window_for(now - 60) == "15m" and window_for(now - 3600) == "6h"
+    assert window_for(now - 8 * 86400) == ""  # none does: no filter there, the cut is here
