@@ -5,8 +5,12 @@ store; everything started and stopped by PID. This process sends with
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,6 +146,53 @@ def test_kill_9_of_a_node_behind_the_router_loses_no_acknowledged_task_and_runs_
     # the victim held postponed tasks it had acknowledged, and ran them after the restart
     postponed = {t for i, t in enumerate(handles) if i < half and i % 2 == 0}
     assert postponed & {tag for tag, _ in by_node[victim.address] - before_restart}
+
+
+def test_a_timeout_through_the_router_is_resent_through_it_and_may_run_on_two_nodes(
+    make_pool: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Measured, and documented in the README: the router takes a resend as a new request and
+    # picks a node again (uWSGI 2.0's subscription algorithms are wrr, lrc and wlrc, none of
+    # them sticky), while the node that was paused past the timeout may write the packet it
+    # had taken once it resumes. So a timeout through a router means at-least-once across the
+    # pool; on each node it still runs at most once. SPOOLRT_ROUTER_TIMEOUT_LOG=FILE appends
+    # each run's outcome, to count them over runs.
+    pool = make_pool(2)
+    paused, _other = pool.nodes
+    assert paused.uwsgi.proc is not None
+    group = paused.uwsgi.proc.pid
+    caplog.set_level(logging.WARNING, logger="spoolrt")
+
+    def resume_once_timed_out() -> None:
+        try:
+            wait_for(lambda: "TimeoutError" in caplog.text, 30, 0.02, "a timeout")
+        finally:
+            os.killpg(group, signal.SIGCONT)
+
+    resumer = threading.Thread(target=resume_once_timed_out)
+    os.killpg(group, signal.SIGSTOP)
+    resumer.start()
+    try:
+        with pool.sending(timeout=1):
+            handles = {}
+            for i in range(4):  # the router alternates: one of the first two reaches the paused
+                handles[f"r{i}"] = send_storm(f"r{i}")
+                if "TimeoutError" in caplog.text:
+                    break
+    finally:
+        resumer.join(60)
+    late = list(handles)[-1]
+    assert "TimeoutError" in caplog.text
+    pool.wait_all_ran(set(handles))
+    wait_for(lambda: (late, 1) in paused.runs(), 20, 0.1, "the paused node to run its file")
+    by_node = pool.runs()
+    # At most once on each node, and on one or both: on the paused node when the router
+    # handed it the first send or the resend, on the other when it picked that one (both
+    # outcomes happen, measured over runs of this test: see the README); never twice on one.
+    ran_on = {address for address, runs in by_node.items() if (late, 1) in runs}
+    assert ran_on and all(n == 1 for runs in by_node.values() for n in runs.values())
+    with open(os.environ.get("SPOOLRT_ROUTER_TIMEOUT_LOG", os.devnull), "a") as out:
+        out.write(f"{len(ran_on)} node(s), {len(paused.uwsgi.area('quarantine'))} duplicate\n")
 
 
 def test_with_no_node_alive_the_call_fails_after_the_routers_attempts(make_pool: Any) -> None:
