@@ -20,10 +20,7 @@ import pytest
 
 from spoolrt.core.config import overridden
 from spoolrt.core.errors import NoNodeAvailable
-from spoolrt.core.options import TaskOptions
-from spoolrt.sending.enqueue import enqueue
-from spoolrt.sending.handle import RemoteTaskHandle
-from tests.support.pool import Node, Router
+from tests.support.pool import Node, Router, send_storm
 from tests.support.uwsgi import APPS, UwsgiInstance, free_port, wait_for
 from tests.support.worker import SECRET_KEY
 
@@ -77,18 +74,6 @@ def make_pool(tmp_path: Path) -> Iterator[Any]:
     yield make
     for pool in made:
         pool.close()
-
-
-def send_storm(tag: str, **options: Any) -> RemoteTaskHandle:
-    handle = enqueue(
-        TaskOptions(spooler="reports", **options),
-        type_id="fcall",
-        message="ucfg_fcall",
-        name="coretasks:storm",
-        payload={"func": "coretasks:storm", "arg": (tag,), "kwg": {}},
-    )
-    assert isinstance(handle, RemoteTaskHandle)
-    return handle
 
 
 def test_tasks_sent_through_the_fastrouter_run_once_each_and_every_node_takes_a_share(

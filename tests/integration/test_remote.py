@@ -20,47 +20,12 @@ from spoolrt.core.codec.packet import HEADER, MODIFIER1_SPOOL, pack_vars
 from spoolrt.core.codec.serializers import PickleSerializer, Signer
 from spoolrt.core.config import overridden
 from spoolrt.core.errors import NoNodeAvailable, RemotePayloadTooLarge
-from spoolrt.core.options import TaskOptions
 from spoolrt.sending.backends.remote import send_packet
-from spoolrt.sending.enqueue import enqueue
-from spoolrt.sending.handle import RemoteTaskHandle
+from tests.support.pool import Node, send_storm
 from tests.support.uwsgi import UwsgiInstance, free_port, wait_for
 from tests.support.worker import SECRET_KEY
 
 TASKS = 600
-
-
-class Node:
-    """One spooler node: a uWSGI instance on spooler_node.ini with a fixed socket port, so that
-    a restart after kill -9 is the same node to the senders."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        self.instance: UwsgiInstance | None = None
-
-    def start(self) -> Node:
-        self.instance = UwsgiInstance(
-            "spooler_node.ini", self.workdir, env={"SPOOLRT_SOCKET": self.address}
-        ).start()
-        return self
-
-    @property
-    def uwsgi(self) -> UwsgiInstance:
-        assert self.instance is not None
-        return self.instance
-
-    def kill_9(self) -> None:
-        """SIGKILL the master and every child at once, as a crash of the host would."""
-        proc = self.uwsgi.proc
-        assert proc is not None
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(15)
-
-    def stop(self) -> None:
-        if self.instance is not None:
-            self.instance.stop()
 
 
 @pytest.fixture
@@ -75,18 +40,6 @@ def make_nodes(tmp_path: Path) -> Iterator[Any]:
     yield make
     for node in started:
         node.stop()
-
-
-def send_storm(tag: str, **options: Any) -> RemoteTaskHandle:
-    handle = enqueue(
-        TaskOptions(spooler="reports", **options),
-        type_id="fcall",
-        message="ucfg_fcall",
-        name="coretasks:storm",
-        payload={"func": "coretasks:storm", "arg": (tag,), "kwg": {}},
-    )
-    assert isinstance(handle, RemoteTaskHandle)
-    return handle
 
 
 def pool_of(nodes: list[Node], **options: Any) -> Any:

@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from spoolrt.core.options import TaskOptions
+from spoolrt.sending.enqueue import enqueue
+from spoolrt.sending.handle import RemoteTaskHandle
 from tests.support.uwsgi import CONFIGS, UwsgiInstance, free_port, uwsgi_binary, wait_for
 
 
@@ -145,3 +148,16 @@ class Router:
         except ProcessLookupError:
             pass
         self.proc.wait(timeout)
+
+
+def send_storm(tag: str, **options: Any) -> RemoteTaskHandle:
+    """Send the test task ``coretasks:storm`` (which records each run) to the pool "reports"."""
+    handle = enqueue(
+        TaskOptions(spooler="reports", **options),
+        type_id="fcall",
+        message="ucfg_fcall",
+        name="coretasks:storm",
+        payload={"func": "coretasks:storm", "arg": (tag,), "kwg": {}},
+    )
+    assert isinstance(handle, RemoteTaskHandle)
+    return handle
