@@ -160,21 +160,34 @@ class Spooler:
         candidates = [cls.resolve(spooler)] if spooler is not None else cls.get_spoolers()
         for candidate in candidates:
             record = current_record(candidate.dir, task_id)
-            if record is not None:
-                return TaskHandle(
-                    "", task_id=task_id, task_name=record.name or "", spooler=candidate.dir
-                )
-            if pending_status(candidate.dir, task_id) is not None:
-                header = peek_header(id_entry(candidate.dir, task_id))
-                name = str(header.get("name") or header.get("msg") or "") if header else ""
-                return TaskHandle("", task_id=task_id, task_name=name, spooler=candidate.dir)
-            if os.path.isdir(ids_dir(candidate.dir)):
-                continue
-            for path in candidate.pending():
-                header = peek_header(path)
-                if header is not None and header.get("id") == task_id:
-                    name = str(header.get("name") or header.get("msg") or "")
-                    return TaskHandle(path, task_id=task_id, task_name=name, spooler=candidate.dir)
+            if record is None:
+                if pending_status(candidate.dir, task_id) is not None:
+                    header = peek_header(id_entry(candidate.dir, task_id))
+                    name = str(header.get("name") or header.get("msg") or "") if header else ""
+                    return TaskHandle("", task_id=task_id, task_name=name, spooler=candidate.dir)
+                if not os.path.isdir(ids_dir(candidate.dir)):
+                    found = cls._search_unindexed(candidate, task_id)
+                    if found is not None:
+                        return found
+                    continue
+                # The outcome is stored before the index entry goes: a task that finished
+                # between the two look-ups is in the store now.
+                record = current_record(candidate.dir, task_id)
+                if record is None:
+                    continue
+            return TaskHandle(
+                "", task_id=task_id, task_name=record.name or "", spooler=candidate.dir
+            )
+        return None
+
+    @staticmethod
+    def _search_unindexed(candidate: Spooler, task_id: str) -> TaskHandle | None:
+        """A spool directory without an id index (written by an older spoolrt): file by file."""
+        for path in candidate.pending():
+            header = peek_header(path)
+            if header is not None and header.get("id") == task_id:
+                name = str(header.get("name") or header.get("msg") or "")
+                return TaskHandle(path, task_id=task_id, task_name=name, spooler=candidate.dir)
         return None
 
     def results(self) -> ResultStore | None:

@@ -88,7 +88,13 @@ class TaskHandle(str):
         record = self.record()
         if record is not None:
             return TaskStatus(record.status)
-        return self._status_from_file()
+        status = self._status_from_file()
+        if status is None:
+            # The spooler stores the outcome before the file and its index entry go: a task
+            # that finished between the two looks-up is in the store now.
+            record = self.record()
+            return TaskStatus(record.status) if record is not None else None
+        return status
 
     def _status_from_file(self) -> TaskStatus | None:
         path = self.path

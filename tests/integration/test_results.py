@@ -65,10 +65,14 @@ def test_many_writers_and_readers_share_the_store(tmp_path: Path) -> None:
         ids = [h["id"] for h in handles]
         stop = threading.Event()
         polls: list[dict] = []
+        failures: list[BaseException] = []
 
         def poll() -> None:
-            while not stop.is_set():
-                polls.append(instance.post("/statuses", {"ids": ids[::50]}))
+            try:
+                while not stop.is_set():
+                    polls.append(instance.post("/statuses", {"ids": ids[::50]}))
+            except BaseException as exc:  # a reader's failure fails the test, not just its thread
+                failures.append(exc)
 
         readers = [threading.Thread(target=poll) for _ in range(2)]
         for reader in readers:
@@ -84,7 +88,10 @@ def test_many_writers_and_readers_share_the_store(tmp_path: Path) -> None:
             stop.set()
             for reader in readers:
                 reader.join(30)
+        assert not failures, failures
         assert polls, "the readers never got an answer"
+        # every id was spooled before the readers began: known at every moment of its life
+        assert not [p for p in polls if "unknown" in p], [p for p in polls if "unknown" in p][:3]
         assert len({r["pid"] for r in instance.runs("processed")}) == 2
         assert len(instance.runs("processed")) == 2000
         log = instance.log()

@@ -84,7 +84,8 @@ def statuses(req):
     counts: dict[str, int] = {}
     for task_id in req["ids"]:
         handle = Spooler.get_result(task_id)
-        key = handle.status.value if handle is not None and handle.status else "unknown"
+        status = handle.status if handle is not None else None  # read once: it moves on
+        key = status.value if status is not None else "unknown"
         counts[key] = counts.get(key, 0) + 1
     return counts
 
