@@ -33,6 +33,7 @@ from benchmarks.subject import Adapter, Producer, Subject
 from benchmarks.uwsgi_host import UwsgiSubject
 from spoolrt import Spooler
 from spoolrt.core.codec.packet import FILE_PREFIX
+from spoolrt.results.tracking import ENV_STORE_JOURNAL
 from spoolrt.spooldir.parking import iter_parked
 
 #: Both sides must verify what the other signed; a fixed key keeps the run off ~/.config.
@@ -139,6 +140,19 @@ class SpoolrtInUwsgiNoResults(SpoolrtInUwsgi):
     order = 20
     results = "off"
     note = "as spoolrt in uWSGI with configure(results='off'): the status store's cost shows."
+
+
+class SpoolrtInUwsgiJournal(SpoolrtInUwsgi):
+    name = "spoolrt-uwsgi-journal"
+    title = "spoolrt in uWSGI, group commit"
+    order = 20
+    note = (
+        "as spoolrt in uWSGI with SPOOLRT_STORE_JOURNAL=1: finished records journaled per "
+        "process and merged into SQLite 64 at a time."
+    )
+
+    def extra_env(self) -> dict[str, str]:
+        return {**self.spoolrt_env(), ENV_STORE_JOURNAL: "1"}
 
 
 class SpoolrtWorker(_SpoolrtEnv, Subject):

@@ -14,20 +14,15 @@ Why it is built the way it is (every choice was measured; see benchmarks/store_c
   an fsync to every task for a record that the spool file (fsynced by the enqueuer) already
   backs up. WAL needs a local filesystem (shared memory between processes): the store
   refuses a file that cannot switch to WAL, and NFS is not supported.
-- **No secondary index.** Every index costs every write: even a partial index on the rare
-  statuses, which no hot row ever enters, measured +5 us a task (+20%). So the table has only
-  its primary key and the unique task id; ``list``, ``counts`` and ``purge_expired`` scan it,
-  which is fine for a CLI, a dashboard and a purge every few minutes (1 M rows, 230 MB:
-  ``counts`` 0.2 s, ``list`` by status 0.1 s, purging 500 k of them 0.8 s in 500-row write
-  transactions), and reads in WAL mode never hold up the writers.
-- **Our own wait for the write lock.** SQLite's busy handler sleeps 1 ms, then 2, 5, 10...
-  while the lock is held for microseconds; the store instead retries after ~50 µs, doubling to
-  2 ms, with jitter, until ``busy_timeout``. Callers never see ``database is locked``.
-- **A connection per process, opened on first use and replaced after fork.** A store created in
-  the uWSGI master before fork works in every worker and spooler. A connection inherited from
-  a parent is never used or closed (closing could drop the parent's locks, see SQLite's "How To
-  Corrupt"); it is parked until the process exits. Threads of a process share its connection
-  through a lock.
+- **No secondary index.** Every index costs every write (even a partial one on the rare
+  statuses: +5 us a task). So ``list``, ``counts`` and ``purge_expired`` scan, which is fine
+  for a CLI, a dashboard and a purge every few minutes (1 M rows: ``counts`` 0.2 s, ``list``
+  by status 0.1 s, purging 500 k 0.8 s in 500-row writes); WAL readers never hold up writers.
+- **Our own wait for the write lock** (~50 us, doubling to 2 ms, until ``busy_timeout``, where
+  SQLite's busy handler sleeps 1 ms and more), **a connection per process** opened on first
+  use and replaced after fork, and a check of the file before every statement: see
+  ``spoolrt.results.sqlite_connection``.
+- **Group commit**, when ``group_commit`` is on: ``spoolrt.results.journal``.
 """
 
 from __future__ import annotations
@@ -53,16 +48,22 @@ from spoolrt.results.base import (
     TaskStart,
     check_enqueued,
     check_finished,
-    status_filter,
     supersedes,
     ttl_seconds,
 )
+from spoolrt.results.journal import Journal
 from spoolrt.results.queries import TaskTimings, timings_of
 from spoolrt.results.sqlite_connection import SQLiteConnection
-from spoolrt.results.sqlite_queries import SQLitePurge, query_sql, timings_sql
+from spoolrt.results.sqlite_queries import (
+    COUNTS_BY_NAME_SQL,
+    SQLitePurge,
+    counts_sql,
+    list_sql,
+    query_sql,
+    timings_sql,
+)
 from spoolrt.results.sqlite_schema import (
     CLAIM_PURGE_SQL,
-    COLUMNS,
     DELETE_SQL,
     ENQUEUED_SQL,
     FINISHED_SQL,
@@ -92,7 +93,9 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
 
     ``busy_timeout`` bounds the wait for the write lock; ``purge_interval`` is how often (across
     all processes) ``finished`` also purges expired records, ``None`` to never do it on its own.
-    ``clock`` is what "now" means for defaults and expiry.
+    ``clock`` is what "now" means for defaults and expiry. ``group_commit`` journals
+    ``finished`` and merges in batches (``spoolrt.results.journal``); every store reads the
+    journals, whatever its own setting, so each sees what the others journaled.
     """
 
     def __init__(
@@ -102,6 +105,7 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
         busy_timeout: float = defaults.STORE_BUSY_TIMEOUT,
         purge_interval: float | None = defaults.STORE_PURGE_INTERVAL,
         clock: Callable[[], float] = time.time,
+        group_commit: bool = False,
     ) -> None:
         self.path = os.path.abspath(os.fspath(path))
         self.busy_timeout = busy_timeout
@@ -109,6 +113,8 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
         self._clock = clock
         self._next_purge_check = 0.0
         self._db = SQLiteConnection(self.path, busy_timeout, on_fork=self._forked)
+        self.group_commit = group_commit
+        self._journal = Journal(self._db, self.path + ".journals")
 
     @classmethod
     def for_spool_dir(cls, spool_dir: str | os.PathLike[str], **options: Any) -> SQLiteResultStore:
@@ -125,6 +131,7 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
 
     def enqueued(self, record: TaskRecord) -> bool:
         check_enqueued(record)
+        self._journal.settle_all()  # a direct write: the journaled rows first, in order
         enqueued_at = record.enqueued_at if record.enqueued_at is not None else self._clock()
         expires_at = record.expires_at
         if expires_at is None:
@@ -157,17 +164,11 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
         now = self._clock() if at is None else at
         keep_until = max(now, scheduled_for or 0.0) + defaults.RESULT_TTL
         params = (
-            task_id,
-            attempt,
-            now,
-            os.getpid() if pid is None else pid,
-            name,
-            spooler,
-            max_attempts,
-            enqueued_at,
-            scheduled_for,
-            keep_until,
-        )
+            task_id, attempt, now, os.getpid() if pid is None else pid, name, spooler,
+            max_attempts, enqueued_at, scheduled_for, keep_until,
+        )  # fmt: skip
+
+        self._journal.settle_all()
 
         def peek_then_start(conn: sqlite3.Connection) -> TaskStart:
             # One write transaction: what was there and the upsert, for ~3 us more than the
@@ -207,16 +208,9 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
         now = self._clock() if at is None else at
         keep_until = max(now, next_at) + defaults.RESULT_TTL
         params = (
-            task_id,
-            attempt,
-            next_at,
-            error,
-            traceback,
-            name,
-            spooler,
-            max_attempts,
-            keep_until,
-        )
+            task_id, attempt, next_at, error, traceback, name, spooler, max_attempts, keep_until,
+        )  # fmt: skip
+        self._journal.settle_all()
         return self._db.write(RETRYING_SQL, params) > 0
 
     def finished(
@@ -260,16 +254,22 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
             enqueued_at,
             scheduled_for,
         )
-        changed = self._db.write(FINISHED_SQL, params) > 0
+        if self.group_commit:
+            changed = self._journal.finish(params)
+        else:  # a journaled final status of this task came first, and wins
+            self._journal.settle(task_id)
+            changed = self._db.write(FINISHED_SQL, params) > 0
         if self.purge_interval is not None:
             self._maybe_purge()
         return changed
 
     def delete(self, task_id: str) -> bool:
+        self._journal.settle(task_id)
         return self._db.write(DELETE_SQL, (task_id,)) > 0
 
     def purge_expired(self, now: float | None = None) -> int:
         cutoff = self._clock() if now is None else now
+        self._journal.settle_all()
         purged = 0
         after_seq = 0
         while True:
@@ -288,6 +288,7 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
     # --- reads --------------------------------------------------------------------------------
 
     def get(self, task_id: str) -> TaskRecord | None:
+        self._journal.settle(task_id)
         rows = self._db.read(GET_SQL, (task_id, self._clock()))
         return record_of(rows[0]) if rows else None
 
@@ -295,7 +296,7 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
         """Whether any row names ``task_id`` (expired or not): the dispatcher's duplicate
         check asks this before every run, and nearly always hears no, for a third less than
         ``get`` (one narrow column, no record built). A yes is followed by ``get``."""
-        return bool(self._db.read(PEEK_SQL, (task_id,)))
+        return self._journal.holds(task_id) or bool(self._db.read(PEEK_SQL, (task_id,)))
 
     def list(
         self,
@@ -304,25 +305,10 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
         limit: int = 100,
         newest_first: bool = True,
     ) -> builtins.list[TaskRecord]:
-        if limit < 0:
-            raise ValueError(f"limit must be >= 0, not {limit!r}")
-        wanted = status_filter(status)
-        where = ["expires_at > ?"]
-        params: builtins.list[Any] = [self._clock()]
-        if wanted is not None:
-            if not wanted:
-                return []
-            # Literal values from the enum: safe, and one statement per set in the cache.
-            where.append("status IN (" + ", ".join(f"'{s.value}'" for s in sorted(wanted)) + ")")
-        if name is not None:
-            where.append("name = ?")
-            params.append(name)
-        params.append(limit)
-        order = "DESC" if newest_first else "ASC"
-        sql = (
-            f"SELECT {COLUMNS} FROM {TABLE} WHERE {' AND '.join(where)} "
-            f"ORDER BY seq {order} LIMIT ?"
-        )
+        self._journal.settle_all()
+        sql, params = list_sql(self._clock(), status, name, limit, newest_first)
+        if sql is None:
+            return []
         return [record_of(row) for row in self._db.read(sql, params)]
 
     def query(
@@ -334,33 +320,29 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[TaskRecord]:
+        self._journal.settle_all()
         sql, params = query_sql(self._clock(), status, name, since, until, limit, offset)
         return [record_of(row) for row in self._db.read(sql, params)] if sql else []
 
     def timings(
         self, name: str | None = None, since: float | None = None, until: float | None = None
     ) -> dict[str | None, TaskTimings]:
+        self._journal.settle_all()
         sql, params = timings_sql(self._clock(), name, since, until)
         return timings_of(self._db.read(sql, params))
 
     def counts(self, name: str | None = None) -> dict[TaskStatus, int]:
-        sql = f"SELECT status, count(*) FROM {TABLE} WHERE expires_at > ?"
-        params: builtins.list[Any] = [self._clock()]
-        if name is not None:
-            sql += " AND name = ?"
-            params.append(name)
+        self._journal.settle_all()
         totals = dict.fromkeys(TaskStatus, 0)
-        for status, count in self._db.read(sql + " GROUP BY status", params):
+        for status, count in self._db.read(*counts_sql(self._clock(), name)):
             if status in STATUS_BY_VALUE:
                 totals[STATUS_BY_VALUE[status]] = count
         return totals
 
     def counts_by_name(self) -> dict[str | None, dict[TaskStatus, int]]:
-        sql = (
-            f"SELECT name, status, count(*) FROM {TABLE} WHERE expires_at > ? GROUP BY name, status"
-        )
+        self._journal.settle_all()
         by_name: dict[str | None, dict[TaskStatus, int]] = {}
-        for name, status, count in self._db.read(sql, (self._clock(),)):
+        for name, status, count in self._db.read(COUNTS_BY_NAME_SQL, (self._clock(),)):
             if status in STATUS_BY_VALUE:
                 totals = by_name.setdefault(name, dict.fromkeys(TaskStatus, 0))
                 totals[STATUS_BY_VALUE[status]] = count
@@ -368,8 +350,16 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
 
     # --- connection ---------------------------------------------------------------------------
 
+    def flush(self) -> None:
+        """Merge the journaled records that waited long enough and the journals of dead
+        processes (the schedule tick calls it once a second)."""
+        self._journal.flush(due_only=True)
+
     def close(self) -> None:
-        self._db.close()
+        try:
+            self._journal.close()
+        finally:
+            self._db.close()
 
     def _forked(self) -> None:
         self._next_purge_check = 0.0

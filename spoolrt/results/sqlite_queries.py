@@ -83,6 +83,44 @@ def timings_sql(
     return sql, params + window
 
 
+def list_sql(
+    now: float, status: StatusFilter, name: str | None, limit: int, newest_first: bool
+) -> tuple[str | None, list[Any]]:
+    """The SQL of ``list`` (None when the status filter matches nothing)."""
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, not {limit!r}")
+    wanted = status_filter(status)
+    where = ["expires_at > ?"]
+    params: list[Any] = [now]
+    if wanted is not None:
+        if not wanted:
+            return None, []
+        # Literal values from the enum: safe, and one statement per set in the cache.
+        where.append("status IN (" + ", ".join(f"'{s.value}'" for s in sorted(wanted)) + ")")
+    if name is not None:
+        where.append("name = ?")
+        params.append(name)
+    params.append(limit)
+    order = "DESC" if newest_first else "ASC"
+    sql = f"SELECT {COLUMNS} FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT ?"
+    return sql, params
+
+
+def counts_sql(now: float, name: str | None) -> tuple[str, list[Any]]:
+    """The SQL of ``counts``: (status, count) rows."""
+    sql = f"SELECT status, count(*) FROM {TABLE} WHERE expires_at > ?"
+    params: list[Any] = [now]
+    if name is not None:
+        sql += " AND name = ?"
+        params.append(name)
+    return sql + " GROUP BY status", params
+
+
+COUNTS_BY_NAME_SQL = (
+    f"SELECT name, status, count(*) FROM {TABLE} WHERE expires_at > ? GROUP BY name, status"
+)
+
+
 #: Rows one batch of ``purge`` deletes: one short write transaction, as ``purge_expired``'s.
 PURGE_BATCH = 500
 

@@ -12,8 +12,10 @@ from typing import Any
 from spoolrt.core.outcomes import FINAL_STATUSES, TaskStatus
 from spoolrt.results.base import TaskRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TABLE = "spoolrt_tasks"
+#: How far each group-commit journal file is merged (``spoolrt.results.journal``).
+JOURNAL_TABLE = "spoolrt_journal"
 COLUMNS = (
     "task_id, name, spooler, status, attempt, max_attempts, enqueued_at, scheduled_for, "
     "started_at, finished_at, expires_at, result, result_serializer, error, traceback, reason, pid"
@@ -43,6 +45,9 @@ SCHEMA = (
     )""",
     "CREATE TABLE IF NOT EXISTS spoolrt_meta (key TEXT PRIMARY KEY, value REAL NOT NULL)",
     "INSERT OR IGNORE INTO spoolrt_meta (key, value) VALUES ('last_purge', 0)",
+    f"""CREATE TABLE IF NOT EXISTS {JOURNAL_TABLE} (
+        name TEXT PRIMARY KEY, merged_to INTEGER NOT NULL, updated_at REAL NOT NULL
+    )""",
 )
 
 

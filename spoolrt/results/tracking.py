@@ -43,8 +43,27 @@ _stores: dict[str, ResultStore] = {}
 _stores_lock = threading.Lock()
 
 
+#: ``SPOOLRT_STORE_JOURNAL=1`` makes the default store group-commit finished records through
+#: per-process journals (``spoolrt.results.journal``); ``0`` or unset: one commit per task.
+ENV_STORE_JOURNAL = "SPOOLRT_STORE_JOURNAL"
+
+
 def default_store_factory(spool_dir: str) -> ResultStore:
+    if os.environ.get(ENV_STORE_JOURNAL, "").strip().lower() in ("1", "on", "true", "yes"):
+        return SQLiteResultStore.for_spool_dir(spool_dir, group_commit=True)
     return SQLiteResultStore.for_spool_dir(spool_dir)
+
+
+def flush_stores() -> None:
+    """Merge journaled records that waited long enough, and dead processes' journals, in every
+    store of this process that keeps a journal (the schedule tick calls it). Never raises."""
+    for store in list(_stores.values()):
+        flush = getattr(store, "flush", None)
+        if flush is not None:
+            try:
+                flush()
+            except (ResultStoreError, OSError) as exc:
+                log.warning("could not merge the journals of %r: %s", store, exc)
 
 
 def store_for(spool_dir: str) -> ResultStore | None:

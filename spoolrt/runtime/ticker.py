@@ -42,6 +42,7 @@ from types import ModuleType
 
 from spoolrt.api.schedules import ticking
 from spoolrt.core.config import get_settings
+from spoolrt.results.tracking import flush_stores
 from spoolrt.sending.backends.uwsgi import is_spooler, uwsgi_module
 from spoolrt.spooldir import ids
 from spoolrt.spooldir.misdated import restore_misdated
@@ -82,6 +83,7 @@ def _tick_once() -> None:
             promote_due(spool_dir)
             ids.sweep_throttled(spool_dir)
             restore_misdated(spool_dir, signer)
+        flush_stores()  # journaled records that waited, and dead processes' journals
     except Exception:
         log.exception("promoting parked tasks failed in pid %d", os.getpid())
     try:  # without schedules this is a loop over nothing

@@ -50,9 +50,16 @@ def _sqlite(tmp: Path, clock: FakeClock) -> ResultStore:
     return SQLiteResultStore(tmp / "store" / "results.sqlite3", clock=clock, purge_interval=None)
 
 
+def _sqlite_journal(tmp: Path, clock: FakeClock) -> ResultStore:
+    return SQLiteResultStore(
+        tmp / "store" / "results.sqlite3", clock=clock, purge_interval=None, group_commit=True
+    )
+
+
 STORE_FACTORIES: dict[str, Callable[[Path, FakeClock], ResultStore]] = {
     "memory": _memory,
     "sqlite": _sqlite,
+    "sqlite-journal": _sqlite_journal,
 }
 
 
