@@ -43,21 +43,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from spoolrt.core.errors import ResultStoreError
-from spoolrt.results.journal_format import decode, encode, scan, task_id_of
+from spoolrt.results.journal_format import encode
+from spoolrt.results.journal_peers import MERGED_SQL, Peer, Record, merge
 from spoolrt.results.sqlite_connection import SQLiteConnection
 from spoolrt.results.sqlite_schema import FINISHED_SQL, JOURNAL_TABLE, PEEK_SQL, STATUS_BY_VALUE
 from spoolrt.spooldir.presence import HOST
 
-_MERGED_SQL = f"SELECT merged_to FROM {JOURNAL_TABLE} WHERE name = ?"
-_ADVANCE_SQL = (
-    f"INSERT INTO {JOURNAL_TABLE} (name, merged_to, updated_at) VALUES (?, ?, ?) "
-    "ON CONFLICT (name) DO UPDATE SET merged_to = max(merged_to, excluded.merged_to), "
-    "updated_at = excluded.updated_at"
-)
 #: Seconds after a directory's mtime before a listing is trusted to show every file created
 #: since: file times come from a coarse clock (one tick is 1-10 ms on Linux).
 _RELIST_MARGIN = 0.02
-_READ_CHUNK = 1 << 20
 #: Records a process merges in one transaction (64: 3.9-4.7 us a record, against 10-15 alone).
 BATCH = 64
 #: Seconds a record may wait in its journal before its owner merges it (readers see it anyway).
@@ -67,61 +61,6 @@ ROTATE_BYTES = 1 << 20
 
 log = logging.getLogger("spoolrt")
 _journals: weakref.WeakSet[Journal] = weakref.WeakSet()
-
-Record = tuple[int, int, Sequence[Any]]  # start offset, end offset, FINISHED_SQL parameters
-
-
-def _merge(conn: sqlite3.Connection, batches: Sequence[tuple[str, Sequence[Record]]]) -> None:
-    """Apply each journal file's records that are past its merged offset, in one transaction."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        now = time.time()
-        for name, records in batches:
-            if not records:
-                continue
-            row = conn.execute(_MERGED_SQL, (name,)).fetchone()
-            done = row[0] if row is not None else 0
-            todo = [params for start, _end, params in records if start >= done]
-            if todo:
-                conn.executemany(FINISHED_SQL, todo)
-            conn.execute(_ADVANCE_SQL, (name, records[-1][1], now))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.rollback()
-        raise
-
-
-class _Peer:
-    """Another process's journal file as this process last read it."""
-
-    __slots__ = ("fd", "ids", "name", "offset", "path")
-
-    def __init__(self, path: str, name: str, fd: int) -> None:
-        self.path, self.name, self.fd = path, name, fd
-        self.offset = 0
-        self.ids: dict[str, int] = {}  # task id -> end offset of its latest record here
-
-    def read(self) -> None:
-        while True:
-            data = os.pread(self.fd, _READ_CHUNK, self.offset)
-            if not data:
-                return
-            end = self.offset
-            for _start, end, body in scan(data, self.offset):
-                self.ids[task_id_of(body)] = end
-            if end == self.offset:
-                return  # an incomplete (still being written) or torn record
-            self.offset = end
-            if len(data) < _READ_CHUNK:
-                return
-
-    def records(self, start: int) -> list[Record]:
-        """The verified records from ``start`` up to what this view has read."""
-        if start >= self.offset:
-            return []
-        data = os.pread(self.fd, self.offset - start, start)
-        return [(s, e, decode(body)) for s, e, body in scan(data, start)]
 
 
 class Journal:
@@ -160,10 +99,11 @@ class Journal:
         self._pending: list[Record] = []
         self._pending_ids: set[str] = set()
         self._first_at = 0.0
-        self._peers: dict[str, _Peer] = {}
+        self._peers: dict[str, Peer] = {}
         self._mtime = -1
         self._listed_at = 0.0
         self._swept = False
+        self._unknown: str | None = None
 
     def _here(self) -> None:
         if self._pid != os.getpid():
@@ -173,14 +113,23 @@ class Journal:
 
     def finish(self, params: Sequence[Any]) -> bool:
         """``finished`` with group commit: journal the record unless the task is final
-        already (the first final write wins); False then, as the plain upsert says."""
+        already (the first final write wins); False then, as the plain upsert says.
+
+        Right after ``unknown(task_id)`` (the dispatcher's duplicate check found nothing) it
+        does not look again. Should another process finish the same task in between (two
+        copies of it running at once), both records are journaled, both calls return True,
+        and the one merged first is the final record: still one, and never changed after.
+        """
         task_id = params[0]
         with self._lock:
-            if self.holds(task_id):
-                return False
-            row = self.db.read(PEEK_SQL, (task_id,))
-            if row and STATUS_BY_VALUE[row[0][0]].is_final:
-                return False
+            self._here()
+            if self._unknown != task_id:  # else the duplicate check just found nothing
+                if self.holds(task_id):
+                    return False
+                row = self.db.read(PEEK_SQL, (task_id,))
+                if row and STATUS_BY_VALUE[row[0][0]].is_final:
+                    return False
+            self._unknown = None
             try:
                 self.append(params)
             except OSError as exc:  # a full disk, a lost directory: the plain store's write
@@ -234,7 +183,7 @@ class Journal:
     def _merge_own(self) -> None:
         if self._pending:
             batch = [(self._name, self._pending)]
-            self.db.call(lambda conn: _merge(conn, batch))
+            self.db.call(lambda conn: merge(conn, batch))
             self._pending, self._pending_ids = [], set()
         if self._fd >= 0 and self._size >= self.rotate_bytes:
             self._retire()
@@ -307,9 +256,9 @@ class Journal:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
                 continue
-            self._peers[name] = _Peer(path, name, fd)
+            self._peers[name] = Peer(path, name, fd)
 
-    def _unmerged(self, peers: Sequence[_Peer], task_id: str | None) -> list[_Peer]:
+    def _unmerged(self, peers: Sequence[Peer], task_id: str | None) -> list[Peer]:
         """Of ``peers``, those holding records (of ``task_id``, or any) past their merged
         offset; forgets the ids the store already has."""
         if not peers:
@@ -330,13 +279,13 @@ class Journal:
                 found.append(peer)
         return found
 
-    def _merge_peers(self, peers: Sequence[_Peer]) -> None:
+    def _merge_peers(self, peers: Sequence[Peer]) -> None:
         def work(conn: sqlite3.Connection) -> None:
             batches = []
             for peer in peers:
-                row = conn.execute(_MERGED_SQL, (peer.name,)).fetchone()
+                row = conn.execute(MERGED_SQL, (peer.name,)).fetchone()
                 batches.append((peer.name, peer.records(row[0] if row is not None else 0)))
-            _merge(conn, batches)
+            merge(conn, batches)
 
         self.db.call(work)
         for peer in peers:
@@ -354,6 +303,10 @@ class Journal:
                 os.unlink(peer.path)
             os.close(self._peers.pop(peer.name).fd)
 
+    def unknown(self, task_id: str) -> None:
+        """The store found nothing of ``task_id``, journaled or in SQLite, just now."""
+        self._unknown = task_id
+
     def holds(self, task_id: str) -> bool:
         """Whether a record of ``task_id`` is journaled and not merged yet (a final status)."""
         with self._lock:
@@ -369,6 +322,7 @@ class Journal:
         or write of it, so SQLite's answer is the whole truth."""
         with self._lock:
             self._here()
+            self._unknown = None
             if task_id in self._pending_ids:
                 self._merge_own()
             self._refresh()
@@ -381,6 +335,7 @@ class Journal:
         """Merge every journaled record this process can see: before a query or a count."""
         with self._lock:
             self._here()
+            self._unknown = None
             self._merge_own()
             self._refresh()
             behind = self._unmerged(list(self._peers.values()), None)

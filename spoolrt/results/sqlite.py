@@ -296,7 +296,10 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
         """Whether any row names ``task_id`` (expired or not): the dispatcher's duplicate
         check asks this before every run, and nearly always hears no, for a third less than
         ``get`` (one narrow column, no record built). A yes is followed by ``get``."""
-        return self._journal.holds(task_id) or bool(self._db.read(PEEK_SQL, (task_id,)))
+        if self._journal.holds(task_id) or self._db.read(PEEK_SQL, (task_id,)):
+            return True
+        self._journal.unknown(task_id)  # so ``finished`` of it, next, need not look again
+        return False
 
     def list(
         self,
