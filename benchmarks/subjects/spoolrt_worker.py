@@ -142,17 +142,17 @@ class SpoolrtInUwsgiNoResults(SpoolrtInUwsgi):
     note = "as spoolrt in uWSGI with configure(results='off'): the status store's cost shows."
 
 
-class SpoolrtInUwsgiJournal(SpoolrtInUwsgi):
-    name = "spoolrt-uwsgi-journal"
-    title = "spoolrt in uWSGI, group commit"
+class SpoolrtInUwsgiNoJournal(SpoolrtInUwsgi):
+    name = "spoolrt-uwsgi-nojournal"
+    title = "spoolrt in uWSGI, one commit a task"
     order = 20
     note = (
-        "as spoolrt in uWSGI with SPOOLRT_STORE_JOURNAL=1: finished records journaled per "
-        "process and merged into SQLite 64 at a time."
+        "as spoolrt in uWSGI with SPOOLRT_STORE_JOURNAL=0: each finished record is its own "
+        "SQLite commit instead of being journaled and merged 64 at a time."
     )
 
     def extra_env(self) -> dict[str, str]:
-        return {**self.spoolrt_env(), ENV_STORE_JOURNAL: "1"}
+        return {**self.spoolrt_env(), ENV_STORE_JOURNAL: "0"}
 
 
 class SpoolrtWorker(_SpoolrtEnv, Subject):

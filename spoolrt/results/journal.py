@@ -132,7 +132,7 @@ class Journal:
             self._unknown = None
             try:
                 self.append(params)
-            except OSError as exc:  # a full disk, a lost directory: the plain store's write
+            except (OSError, ValueError) as exc:  # a full disk, a value marshal refuses...
                 log.warning("journal append failed (%s); writing %s directly", exc, task_id)
                 self.db.write(FINISHED_SQL, params)
             return True
@@ -226,7 +226,11 @@ class Journal:
         try:
             st = os.stat(self.directory)
         except (FileNotFoundError, NotADirectoryError):
-            return  # nothing journaled yet (or the store's own open will say what is wrong)
+            # Nothing journaled yet. Made now, so that later looks are a plain stat, not a
+            # raised exception each (a store without group commit looks twice a task).
+            with contextlib.suppress(OSError):
+                os.mkdir(self.directory, 0o700)
+            return
         try:
             if (
                 st.st_mtime_ns != self._mtime

@@ -2,16 +2,17 @@
 
 A record is one ``write``: an 8-byte header (body length, CRC-32 of the body, little-endian)
 and a body that starts with the task id (2-byte length, UTF-8) so that a reader can index a
-record without decoding it, followed by the JSON list of the ``FINISHED_SQL`` parameters (the
-result blob in base64). A record cut short by a kill is an incomplete tail (its header asks
-for more bytes than there are) or fails its CRC; either way it and everything after it in that
-file is ignored: a kill ends the writer, so nothing valid can follow a torn record.
+record without decoding it, followed by the ``FINISHED_SQL`` parameters in ``marshal`` format
+(0.5 us to encode, against 4 for JSON; the journal is private to the store's user, 0700 like the
+store itself, and a decoded record that is not 17 plain values is refused, never applied). A
+record cut short by a kill is an incomplete tail (its header asks for more bytes than there
+are) or fails its CRC; either way it and everything after it in that file is ignored: a kill
+ends the writer, so nothing valid can follow a torn record.
 """
 
 from __future__ import annotations
 
-import base64
-import json
+import marshal
 import struct
 import zlib
 from collections.abc import Iterator, Sequence
@@ -20,32 +21,33 @@ from typing import Any
 _HEADER = struct.Struct("<II")
 _ID_LEN = struct.Struct("<H")
 HEADER_SIZE = _HEADER.size
-#: The index of the result blob in the FINISHED_SQL parameters.
-_RESULT = 5
+_FIELDS = 17
+_PLAIN = (str, int, float, bytes)
 #: A record longer than this is not one (a corrupt header): stop reading the file there.
 MAX_RECORD = 64 << 20
 
 
 def encode(params: Sequence[Any]) -> bytes:
     """One record for the ``FINISHED_SQL`` parameters ``params`` (task id first)."""
-    values = list(params)
-    blob = values[_RESULT]
-    if blob is not None:
-        values[_RESULT] = base64.b64encode(blob).decode("ascii")
-    task_id: bytes = str(values[0]).encode()
-    body = _ID_LEN.pack(len(task_id)) + task_id + json.dumps(values, separators=(",", ":")).encode()
+    task_id: bytes = str(params[0]).encode()
+    body = _ID_LEN.pack(len(task_id)) + task_id + marshal.dumps(tuple(params))
     header: bytes = _HEADER.pack(len(body), zlib.crc32(body))
     return header + body
 
 
-def decode(body: bytes) -> tuple[Any, ...]:
-    """The ``FINISHED_SQL`` parameters of a record's verified ``body``."""
+def decode(body: bytes) -> tuple[Any, ...] | None:
+    """The ``FINISHED_SQL`` parameters of a record's verified ``body``; None when they are not
+    what a store writes (17 values, each None, str, int, float or, the result, bytes)."""
     (id_len,) = _ID_LEN.unpack_from(body)
-    values = json.loads(body[_ID_LEN.size + id_len :])
-    blob = values[_RESULT]
-    if blob is not None:
-        values[_RESULT] = base64.b64decode(blob)
-    return tuple(values)
+    try:
+        values = marshal.loads(body[_ID_LEN.size + id_len :])
+    except (EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(values, tuple) or len(values) != _FIELDS:
+        return None
+    if not all(v is None or type(v) in _PLAIN for v in values):
+        return None
+    return values
 
 
 def task_id_of(body: bytes) -> str:

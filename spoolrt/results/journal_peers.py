@@ -3,6 +3,7 @@ file incrementally (see ``spoolrt.results.journal``)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -20,6 +21,8 @@ ADVANCE_SQL = (
 )
 _READ_CHUNK = 1 << 20
 
+log = logging.getLogger("spoolrt")
+
 Record = tuple[int, int, Sequence[Any]]  # start offset, end offset, FINISHED_SQL parameters
 
 
@@ -33,7 +36,7 @@ def merge(conn: sqlite3.Connection, batches: Sequence[tuple[str, Sequence[Record
                 continue
             row = conn.execute(MERGED_SQL, (name,)).fetchone()
             done = row[0] if row is not None else 0
-            todo = [params for start, _end, params in records if start >= done]
+            todo = [params for start, _end, params in records if start >= done and params]
             if todo:
                 conn.executemany(FINISHED_SQL, todo)
             conn.execute(ADVANCE_SQL, (name, records[-1][1], now))
@@ -73,4 +76,11 @@ class Peer:
         if start >= self.offset:
             return []
         data = os.pread(self.fd, self.offset - start, start)
-        return [(s, e, decode(body)) for s, e, body in scan(data, start)]
+        found: list[Record] = []
+        for s, e, body in scan(data, start):
+            params = decode(body)
+            if params is None:  # not a record a store wrote: never applied, logged
+                log.warning("journal %s: a record at %d is not a store's, ignored", self.path, s)
+                params = ()
+            found.append((s, e, params))
+        return found

@@ -7,6 +7,7 @@ its pid (SIGKILL where the test is about a kill).
 
 from __future__ import annotations
 
+import marshal
 import os
 import signal
 import sqlite3
@@ -20,7 +21,7 @@ import pytest
 
 from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results import SQLiteResultStore
-from spoolrt.results.journal_format import encode, is_torn, scan
+from spoolrt.results.journal_format import decode, encode, is_torn, scan
 
 CHILD = textwrap.dedent(
     """
@@ -181,3 +182,26 @@ def test_the_record_format_round_trips_and_stops_at_damage() -> None:
     damaged[-1] ^= 0xFF
     assert len(list(scan(bytes(damaged), 0))) == 1
     assert is_torn(bytes(damaged)) and not is_torn(data)
+
+
+def test_a_record_that_is_not_a_stores_is_refused_not_applied(store_path: Path) -> None:
+    assert decode(b"\x01\x00t" + marshal.dumps(("t", "done"))) is None  # too few values
+    assert decode(b"\x01\x00t" + marshal.dumps(("t", ["a list"]) + (None,) * 15)) is None
+    assert decode(b"\x01\x00t" + b"\xff garbage") is None
+    owner = SQLiteResultStore(store_path, purge_interval=None, group_commit=True)
+    try:
+        owner.finished("a", TaskStatus.DONE, attempt=1)
+        journal = owner._journal
+        body = b"\x01\x00b" + marshal.dumps(("b", ["not", "plain"]) + (None,) * 15)
+        import struct
+        import zlib
+
+        os.write(journal._fd, struct.pack("<II", len(body), zlib.crc32(body)) + body)
+        reader = SQLiteResultStore(store_path, purge_interval=None)
+        try:
+            assert reader.counts()[TaskStatus.DONE] == 1  # "a" merged, the odd record not
+            assert reader.get("b") is None
+        finally:
+            reader.close()
+    finally:
+        owner.close()
