@@ -347,6 +347,15 @@ class Journal:
                 self._merge_peers(behind)
 
 
+def _new_locks_in_child() -> None:
+    """A lock held by another thread of the parent at fork would never be released here."""
+    for journal in list(_journals):
+        journal._lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_locks_in_child)
+
+
 @atexit.register
 def _merge_at_exit() -> None:
     """A process that exits normally leaves no journal behind for others to merge."""
