@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from spoolrt.core.outcomes import TaskStatus
+from spoolrt.results.journal import Journal
 from spoolrt.results.queries import FINAL_VALUES, check_page
 from spoolrt.results.rules import StatusFilter, check_purge, status_filter
 from spoolrt.results.sqlite_connection import SQLiteConnection
@@ -147,6 +148,7 @@ class SQLitePurge:
 
     _db: SQLiteConnection
     _clock: Callable[[], float]
+    _journal: Journal
 
     def purge(
         self,
@@ -157,6 +159,7 @@ class SQLitePurge:
         before: float | None = None,
     ) -> int:
         wanted = check_purge(status)
+        self._journal.settle_all()  # records still in a journal would come back after
         sql, params = purge_select_sql(self._clock(), wanted, name, since, before)
         purged, after_seq = 0, 0
         while seqs := [row[0] for row in self._db.read(sql, [after_seq, *params])]:
