@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
 
@@ -163,6 +164,7 @@ class TaskFunction(Generic[P, R]):
         self.options = options
         self.name = name or f"{func.__module__}:{func.__qualname__}"
         self._signature = _signature_of(func)
+        self._positional = _positional_range(self._signature)
         functools.update_wrapper(self, func)
         register(task_functions, self.name, self)
 
@@ -172,11 +174,11 @@ class TaskFunction(Generic[P, R]):
         return self.options.spooler
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle:
-        return self.spool_with(args, kwargs)
+        return self.spool_call(self.options, args, kwargs)
 
     def spool(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle:
         """Spool a call with the decorator's options (same as calling the task)."""
-        return self.spool_with(args, kwargs)
+        return self.spool_call(self.options, args, kwargs)
 
     def spool_with(
         self,
@@ -212,6 +214,9 @@ class TaskFunction(Generic[P, R]):
         """Raise ``TypeError`` (as calling the function would) when the arguments do not fit."""
         if self._signature is None:
             return
+        low, high = self._positional
+        if not kwargs and low <= len(args) <= high:
+            return  # what bind() would accept, without its 1.3 us (enqueue's hot path)
         try:
             self._signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -226,6 +231,23 @@ def _signature_of(func: Callable[..., Any]) -> inspect.Signature | None:
         return inspect.signature(func)
     except (TypeError, ValueError):  # some builtins have none; they are checked when they run
         return None
+
+
+def _positional_range(signature: inspect.Signature | None) -> tuple[float, float]:
+    """(fewest, most) positional arguments that bind to ``signature`` with no keyword given;
+    (1, 0), which no count fits, when a keyword-only parameter has no default."""
+    if signature is None:
+        return (1, 0)
+    low = high = 0.0
+    for parameter in signature.parameters.values():
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            high += 1
+            low += parameter.default is parameter.empty  # no default after a default
+        elif parameter.kind is parameter.VAR_POSITIONAL:
+            high = math.inf
+        elif parameter.kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty:
+            return (1, 0)
+    return (low, high)
 
 
 class TaskDecorator:

@@ -12,15 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from spoolrt.core.codec.envelope import (
-    Envelope,
-    encode_body,
-    make,
-    new_task_id,
-    spool_vars,
-)
+from spoolrt.core.codec.envelope import Envelope, encode_body, make, spool_vars
 from spoolrt.core.codec.packet import pack
 from spoolrt.core.codec.serializers import get_serializer
+from spoolrt.core.codec.task_ids import new_task_id
 from spoolrt.core.config import Settings, generation, get_settings
 from spoolrt.core.errors import (
     BackendUnavailable,

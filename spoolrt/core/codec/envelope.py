@@ -18,21 +18,17 @@ verified exactly like a file written here, and every other var (the fastrouter's
 
 from __future__ import annotations
 
-import itertools
 import json
 import json.encoder
 import math
-import os
 import struct
-import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from spoolrt.core import defaults
 from spoolrt.core.codec.packet import KEY_AT, KEY_PRIORITY, KEY_SPOOLER, SpoolPacket
 from spoolrt.core.codec.serializers import MAC_SIZE, Signer
+from spoolrt.core.codec.task_ids import new_task_id as new_task_id  # its home before
 from spoolrt.core.errors import BadSignature, CorruptSpoolFile, ForeignSpoolFile
 
 MAGIC = b"SPRT"
@@ -45,43 +41,6 @@ _PREFIX = ENVELOPE_PREFIX = struct.Struct("<4sB32sI")
 _UNSIGNED_MAC = bytes(MAC_SIZE)
 _HEADER_ENCODER = json.JSONEncoder(separators=(",", ":"))  # reused: enqueue is a hot path
 _HEADER_DECODER = json.JSONDecoder()
-
-#: (pid, random prefix, counter) of this process, replaced as one tuple after a fork, so a thread
-#: never pairs one process's prefix with another's counter.
-_id_state: tuple[int, str, Iterator[int]] = (-1, "", itertools.count(1))
-_id_lock = threading.Lock()
-
-
-def new_task_id() -> str:
-    """A unique, roughly time-ordered id: 10 random hex digits per process, then a counter.
-
-    Cheaper than uuid4 on the enqueue path; unique across processes (random prefix, re-drawn after
-    fork) and within one (counter) and sortable by time of enqueue within a process. The counter
-    is taken with one ``next()``, which no other thread can interleave (reading a global after
-    incrementing it let two threads get the same number).
-    """
-    pid, prefix, counter = _id_state
-    if pid != os.getpid():
-        pid, prefix, counter = _fresh_id_state()
-    return f"{time.time_ns() // 1_000_000:x}-{prefix}-{next(counter):x}"
-
-
-def _fresh_id_state() -> tuple[int, str, Iterator[int]]:
-    """This process's id state, drawn once per process even when threads ask at once."""
-    global _id_state
-    with _id_lock:
-        if _id_state[0] != os.getpid():
-            _id_state = (os.getpid(), os.urandom(5).hex(), itertools.count(1))
-        return _id_state
-
-
-def _after_fork_in_child() -> None:
-    # A fork while another thread held the lock would leave the child's copy locked forever.
-    global _id_lock
-    _id_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclass(frozen=True)
@@ -251,12 +210,68 @@ def _encode_header(header: dict[str, Any]) -> bytes:
     return "".join(_c_encoder(header, 0)).encode()
 
 
+#: The JSON of a first attempt's header between its id and its ``ts``, per kind of task (type,
+#: message, name, serializer, retries, delay, priority, spooler): a task kind spools the same
+#: fields call after call, and encoding them again was half of an enqueue's codec time.
+_middles: dict[tuple[Any, ...], str] = {}
+_MIDDLES_MAX = 256  # message= may differ per call (send_message_raw): bounded, not a leak
+_quote = json.encoder.encode_basestring_ascii  # what the header encoder quotes str with
+
+
+def _header_bytes(envelope: Envelope) -> bytes:
+    """``_encode_header(envelope.header())``, byte for byte, without encoding again the fields
+    that a first attempt's header repeats for every task of its kind (a unit test compares
+    the two); a retry, a postponed task or a value of an odd type takes the general encoder."""
+    ts = envelope.enqueued_at
+    retries = envelope.retries
+    priority = envelope.priority
+    if (
+        envelope.attempt != 1
+        or envelope.at is not None
+        or type(ts) is not float
+        or type(retries) is not int  # True == 1, but JSON spells them apart
+        or not (priority is None or type(priority) is int)
+    ):
+        return _encode_header(envelope.header())
+    key = (
+        envelope.type_id,
+        envelope.message,
+        envelope.name,
+        envelope.serializer,
+        retries,
+        repr(envelope.retry_delay),  # 1 == 1.0 == True and 0.0 == -0.0, but not in JSON
+        priority,
+        envelope.spooler,
+    )
+    middle = _middles.get(key)
+    if middle is None:
+        middle = _middle_of(envelope)
+        if len(_middles) >= _MIDDLES_MAX:
+            _middles.clear()
+        _middles[key] = middle
+    options = envelope.options
+    tail = ',"opts":' + _encode_header(options).decode() + "}" if options else "}"
+    return ('{"id":' + _quote(envelope.task_id) + middle + ',"ts":' + repr(ts) + tail).encode()
+
+
+def _middle_of(envelope: Envelope) -> str:
+    """What a header holds after the id and before ``ts``, each field led by its comma."""
+    header = envelope.header()
+    del header["id"], header["ts"]
+    header.pop("opts", None)
+    return "," + _encode_header(header).decode()[1:-1]
+
+
+_PREFIX_START = MAGIC + bytes((VERSION,))
+_SIZE = struct.Struct("<I")
+
+
 def encode_body(envelope: Envelope, signer: Signer | None) -> bytes:
     """The spool-file body for ``envelope``, signed when a signer is given."""
-    header = _encode_header(envelope.header())
-    signed_part = struct.pack("<I", len(header)) + header + envelope.payload
+    header = _header_bytes(envelope)
+    signed_part = _SIZE.pack(len(header)) + header + envelope.payload
     mac = signer.sign(signed_part) if signer is not None else _UNSIGNED_MAC
-    return MAGIC + bytes((VERSION,)) + mac + signed_part
+    return _PREFIX_START + mac + signed_part
 
 
 def spool_vars(envelope: Envelope) -> dict[bytes, bytes]:
