@@ -25,7 +25,7 @@ from spoolrt.core.registry import (
     task_functions,
     task_types,
 )
-from spoolrt.sending.enqueue import enqueue
+from spoolrt.sending.enqueue import Prepared, enqueue
 from spoolrt.sending.handle import TaskHandle
 
 if TYPE_CHECKING:
@@ -167,6 +167,12 @@ class TaskFunction(Generic[P, R]):
         self._positional = _positional_range(self._signature)
         functools.update_wrapper(self, func)
         register(task_functions, self.name, self)
+        self._prepared = Prepared(
+            options,
+            type_id=FunctionCallTask.type_id,
+            message=message_for(FunctionCallTask.type_id),
+            name=self.name,
+        )
 
     @property
     def spooler(self) -> SpoolerRef | None:
@@ -201,12 +207,16 @@ class TaskFunction(Generic[P, R]):
         """Spool one call with exactly ``options`` (the schedules' and the CLI's entry)."""
         kwargs = kwargs or {}
         self.check_call(args, kwargs)
+        payload = {"func": self.name, "arg": args, "kwg": kwargs}
+        prepared = self._prepared
+        if options is prepared.options and self.name == prepared.kind[2]:
+            return prepared.spool(payload, task_id)
         return enqueue(
             options,
             type_id=FunctionCallTask.type_id,
             message=message_for(FunctionCallTask.type_id),
             name=self.name,
-            payload={"func": self.name, "arg": args, "kwg": kwargs},
+            payload=payload,
             task_id=task_id,
         )
 

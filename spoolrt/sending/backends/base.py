@@ -21,6 +21,12 @@ class Backend(ABC):
     #: ``spool``.
     parks: bool = True
 
+    #: Whether ``spool`` reads of its ``envelope`` only where the file goes (``spooler``,
+    #: ``at``, ``priority``), so enqueue's fast path may hand it one envelope of the task's
+    #: kind for every call (``spoolrt.sending.enqueue.Prepared``). False for a backend that
+    #: runs or forwards the envelope itself.
+    places_only: bool = False
+
     @abstractmethod
     def spooler_dirs(self) -> list[str]:
         """The spool directories this process knows, as absolute real paths, default first.

@@ -52,6 +52,7 @@ class LocalBackend(Backend):
     """Writes spool files into directories of this host and wakes their spoolers."""
 
     name = "local"
+    places_only = True
 
     def __init__(self, spool_dirs: list[str]) -> None:
         if not spool_dirs:

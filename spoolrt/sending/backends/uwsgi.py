@@ -33,6 +33,7 @@ def uwsgi_module() -> ModuleType | None:
 
 class UwsgiBackend(Backend):
     name = "uwsgi"
+    places_only = True
 
     def __init__(self, module: ModuleType) -> None:
         self.uwsgi = module
