@@ -96,9 +96,7 @@ def register(subparsers: Any) -> None:
     order.add_argument("--oldest", action="store_true", help="oldest first (the default)")
     order.add_argument("--newest", action="store_true", help="newest first")
     ls.add_argument("-n", "--limit", type=int, metavar="N", help="show at most N tasks")
-    ls.add_argument("--json", action="store_true", help="machine-readable output")
-    add_discovery_options(ls)
-    nodes.add_node_options(ls)
+    nodes.add_view_options(ls)
     ls.set_defaults(handler=cmd_ls)
 
     show = subparsers.add_parser(
@@ -130,9 +128,7 @@ def register(subparsers: Any) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    counting.add_argument("--json", action="store_true", help="machine-readable output")
-    add_discovery_options(counting)
-    nodes.add_node_options(counting)
+    nodes.add_view_options(counting)
     counting.set_defaults(handler=stats.cmd_stats)
 
 

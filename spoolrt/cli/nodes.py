@@ -39,6 +39,7 @@ from spoolrt.cli._common import (
     EXIT_OK,
     CliError,
     UsageError,
+    add_discovery_options,
     format_table,
     format_when,
     warn,
@@ -66,6 +67,14 @@ ENV_PASSWORD = ENV_DASHBOARD_PASSWORD
 EXIT_NODE_DOWN = 3
 #: Pages of 50 rows asked of each node at most, per status (``ls --node``).
 MAX_PAGES = 20
+
+
+def add_view_options(parser: argparse.ArgumentParser) -> None:
+    """What every view that reads local spool directories or a pool's nodes takes (``ls``,
+    ``stats``, ``ps``, ``schedules``): ``--json``, the local discovery and the node options."""
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_discovery_options(parser)
+    add_node_options(parser)
 
 
 def add_node_options(parser: argparse.ArgumentParser) -> None:

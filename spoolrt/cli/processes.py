@@ -22,7 +22,6 @@ from typing import Any
 from spoolrt.cli import nodes
 from spoolrt.cli._common import (
     EXIT_OK,
-    add_discovery_options,
     examples,
     find_spool_dirs,
     format_table,
@@ -47,9 +46,7 @@ def register(subparsers: Any) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    add_discovery_options(parser)
-    nodes.add_node_options(parser)
+    nodes.add_view_options(parser)
     parser.set_defaults(handler=cmd_ps)
 
 

@@ -24,7 +24,6 @@ from typing import Any
 from spoolrt.cli import nodes
 from spoolrt.cli._common import (
     EXIT_OK,
-    add_discovery_options,
     examples,
     find_spool_dirs,
     format_table,
@@ -51,9 +50,7 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--next", type=int, default=3, metavar="N", help="next runs to show")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    add_discovery_options(parser)
-    nodes.add_node_options(parser)
+    nodes.add_view_options(parser)
     parser.set_defaults(handler=cmd_schedules)
 
 
