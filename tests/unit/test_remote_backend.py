@@ -55,11 +55,16 @@ class FakeNode:
                     continue
                 body = conn.recv(HEADER.unpack(head)[1], socket.MSG_WAITALL)
                 self.packets.append(head + body)
-                reply = self.first.pop(0) if self.first else self.reply
+                reply = self.next_reply()
                 if reply is None:
                     conn.recv(1)  # until the client gives up and closes
-                    continue
-                conn.sendall(HEADER.pack(255, 0, reply))
+                elif isinstance(reply, int):
+                    conn.sendall(HEADER.pack(255, 0, reply))
+                # anything else: close without a reply
+
+    def next_reply(self) -> int | str | None:
+        """The answer to the packet just read."""
+        return self.first.pop(0) if self.first else self.reply
 
     def task_ids(self) -> list[str]:
         signer = Signer([KEY])

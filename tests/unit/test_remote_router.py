@@ -4,7 +4,6 @@ tests/integration/test_fastrouter.py.)"""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 import spoolrt
-from spoolrt.core.codec.packet import HEADER, unpack
+from spoolrt.core.codec.packet import unpack
 from spoolrt.core.config import overridden
 from spoolrt.core.errors import ConfigurationError, NoNodeAvailable
 from spoolrt.core.errors import RemotePayloadTooLarge as TooLarge
@@ -33,23 +32,8 @@ class FakeRouter(FakeNode):
         self.replies = list(replies) or [1]
         super().__init__()
 
-    def serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            with conn:
-                head = conn.recv(4, socket.MSG_WAITALL)
-                if len(head) < 4:
-                    continue
-                body = conn.recv(HEADER.unpack(head)[1], socket.MSG_WAITALL)
-                self.packets.append(head + body)
-                reply = self.replies[min(len(self.packets), len(self.replies)) - 1]
-                if reply is None:
-                    conn.recv(1)
-                elif isinstance(reply, int):
-                    conn.sendall(HEADER.pack(255, 0, reply))
+    def next_reply(self) -> Reply:
+        return self.replies[min(len(self.packets), len(self.replies)) - 1]
 
 
 @pytest.fixture
