@@ -16,6 +16,7 @@ import os
 import random
 import signal
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import spoolrt
@@ -44,6 +45,28 @@ def two_spoolers(workdir: Path) -> UwsgiInstance:
 
 def spooler_pids(spool_dir: Path) -> list[int]:
     return [a.pid for a in list_announcements(str(spool_dir)) if a.kind == "uwsgi" and a.is_alive()]
+
+
+def storm(
+    client: RuntimeClient, tags: set[str], live_pids: Callable[[], list[int]], what: str
+) -> int:
+    """SIGKILL one of ``live_pids`` each time another 1/KILLS of the storm tasks ran, then wait
+    for every task to run and nothing to be left pending; how many kills landed."""
+    killed = 0
+    for step in range(1, KILLS + 1):
+        client.wait_runs("storm", step * len(tags) // (KILLS + 1), timeout=60)
+        pids = wait_for(live_pids, what=what)
+        try:
+            os.kill(random.choice(pids), signal.SIGKILL)
+            killed += 1
+        except ProcessLookupError:
+            pass
+    wait_for(
+        lambda: {r["tag"] for r in client.runs("storm")} == tags and client.pending() == [],
+        timeout=120,
+        what="every task to run",
+    )
+    return killed
 
 
 def check_counts(uwsgi: RuntimeClient, tags: set[str]) -> Counter[tuple[str, int]]:
@@ -89,20 +112,7 @@ def test_kill_9_storm_under_uwsgi_loses_nothing_and_runs_no_attempt_twice(
         spoolrt.configure(spool_dirs=[str(uwsgi.spool_dir)], secret_key=SECRET_KEY)
         tags = {f"k{i}" for i in range(STORM_TASKS)}
         ids = {tag: local_call("coretasks:storm", tag).task_id for tag in sorted(tags)}
-        killed = 0
-        for step in range(1, KILLS + 1):  # a kill each time another 1/KILLS of the tasks ran
-            uwsgi.wait_runs("storm", step * STORM_TASKS // (KILLS + 1), timeout=60)
-            pids = wait_for(lambda: spooler_pids(uwsgi.spool_dir), what="a live spooler")
-            try:
-                os.kill(random.choice(pids), signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-        wait_for(
-            lambda: {r["tag"] for r in uwsgi.runs("storm")} == tags and uwsgi.pending() == [],
-            timeout=120,
-            what="every task to run",
-        )
+        killed = storm(uwsgi, tags, lambda: spooler_pids(uwsgi.spool_dir), "a live spooler")
         check_counts(uwsgi, tags)
         check_statuses(uwsgi.spool_dir, ids)
     assert killed >= KILLS // 2
@@ -127,20 +137,7 @@ def test_kill_9_storm_on_the_worker_loses_nothing_and_leaves_every_status_readab
         spoolrt.configure(spool_dirs=[str(spool)], secret_key=SECRET_KEY)
         tags = {f"w{i}" for i in range(WORKER_STORM_TASKS)}
         ids = {tag: local_call("coretasks:storm", tag).task_id for tag in sorted(tags)}
-        killed = 0
-        for step in range(1, KILLS + 1):
-            disk.wait_runs("storm", step * WORKER_STORM_TASKS // (KILLS + 1), timeout=60)
-            pids = wait_for(worker.worker_pids, what="a live worker process")  # restarted
-            try:
-                os.kill(random.choice(pids), signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-        wait_for(
-            lambda: {r["tag"] for r in disk.runs("storm")} == tags and disk.pending() == [],
-            timeout=120,
-            what="every task to run",
-        )
+        killed = storm(disk, tags, worker.worker_pids, "a live worker process")  # restarted
         check_counts(disk, tags)
         check_statuses(spool, ids)
     finally:
