@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,16 +23,10 @@ from spoolrt.spooldir.cancel import _unlink_ours, take
 from spoolrt.spooldir.claim import claim
 from spoolrt.spooldir.parking import iter_parked, promoted_path
 from spoolrt.testing import LocalSpool, local_spool
+from tests.support.holding import running_elsewhere
 from tests.unit.test_dashboard import USERS, call, csrf_of
 
 ran: list[int] = []
-HOLD = """
-import fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.lockf(fd, fcntl.LOCK_EX)  # as a spooler running the file holds it
-print("busy", flush=True)
-sys.stdin.read()
-"""
 
 
 @Spooler.task()
@@ -100,16 +92,8 @@ def test_cancel_twice_or_after_the_run_is_refused_as_finished(spool: LocalSpool)
 def test_a_running_task_is_refused_with_that_reason_and_left_alone(spool: LocalSpool) -> None:
     handle = job(8)
     (path,) = spool.pending()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "busy\n"
+    with running_elsewhere(path):
         refused = handle.cancel()
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=10)
     assert not refused and refused.code == "running" and "running" in refused.reason
     assert spool.pending() == [path] and handle.status is TaskStatus.QUEUED
 

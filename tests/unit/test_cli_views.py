@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import subprocess
-import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -25,6 +22,7 @@ from spoolrt.core.errors import Skip
 from spoolrt.observe.audit import read_actions
 from spoolrt.spooldir.presence import HOST, run_dir
 from spoolrt.testing import LocalSpool, local_spool
+from tests.support.holding import running_elsewhere
 
 SCHEDULE = "tests.views.hourly"
 
@@ -122,40 +120,16 @@ def test_ls_status_done_prints_a_table_with_a_next_page_hint(
 
 # --- ps ---------------------------------------------------------------------------------------
 
-HOLD = textwrap.dedent(
-    """
-    import fcntl, os, sys
-    from spoolrt.spooldir.presence import announce
-    presence = announce(sys.argv[1], "worker", ordered=False)
-    fd = os.open(sys.argv[2], os.O_RDWR)
-    fcntl.lockf(fd, fcntl.LOCK_EX)          # the spool file, as a spooler running it holds it
-    with presence.busy():
-        print("busy", flush=True)
-        sys.stdin.read()
-    """
-)
-
 
 def test_ps_shows_a_busy_spooler_with_its_task_and_an_idle_and_a_gone_one(
     spool: LocalSpool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     handle = echo(7)
     (path,) = spool.pending()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(spool.dir), path],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     gone = run_dir(str(spool.dir)) / f"{HOST}-999999-x.json"
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "busy\n"
+    with running_elsewhere(path, announce_in=str(spool.dir)) as holder:
         gone.write_text(json.dumps({"pid": 999999999, "host": HOST, "start": "x", "kind": "uwsgi"}))
         data = run_json(capsys, "ps", "--spool", str(spool.dir))
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=10)
     (listed,) = data["spoolers"]
     by_pid = {p["pid"]: p for p in listed["processes"]}
     busy = by_pid[holder.pid]
@@ -258,20 +232,9 @@ def test_cancel_refuses_a_running_task_and_an_unknown_id(
 ) -> None:
     handle = echo(5)
     (path,) = spool.pending()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(spool.dir), path],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "busy\n"
+    with running_elsewhere(path, announce_in=str(spool.dir)):
         code = main(["cancel", "--spool", str(spool.dir), handle.task_id, "nope-nope", "--json"])
         data = json.loads(capsys.readouterr().out)
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=10)
     assert code == 1
     assert data["cancelled"] == [] and data["missing"] == ["nope-nope"]
     ((refused),) = data["refused"]

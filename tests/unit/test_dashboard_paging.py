@@ -5,8 +5,6 @@ over a temporary spool directory with real files and real locks."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from spoolrt.dashboard import CHALLENGE, Dashboard, basic_auth, make_app
 from spoolrt.observe.waiting import waiting_files, written_at
 from spoolrt.spooldir.layout import new_file_name
 from spoolrt.testing import LocalSpool, local_spool
-from tests.unit.test_cancel import HOLD
+from tests.support.holding import running_elsewhere
 from tests.unit.test_dashboard import USERS, call
 
 
@@ -86,17 +84,8 @@ def test_status_name_and_sort_filters_hold_before_decoding(
 
 def test_a_locked_file_is_listed_as_running(app: Dashboard) -> None:
     first, second = alpha(1), alpha(2)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, first.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "busy\n"
+    with running_elsewhere(first.path):
         running = tasks(app, "status=running")["tasks"]
         pending = tasks(app, "status=pending")["tasks"]
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=10)
     assert [(r["task_id"], r["state"]) for r in running] == [(first.task_id, "running")]
     assert [r["task_id"] for r in pending] == [second.task_id]
