@@ -17,7 +17,14 @@ from typing import Any
 from spoolrt.core.options import TaskOptions
 from spoolrt.sending.enqueue import enqueue
 from spoolrt.sending.handle import RemoteTaskHandle
-from tests.support.uwsgi import CONFIGS, UwsgiInstance, free_port, uwsgi_binary, wait_for
+from tests.support.uwsgi import (
+    CONFIGS,
+    UwsgiInstance,
+    free_port,
+    stop_master,
+    uwsgi_binary,
+    wait_for,
+)
 
 
 class Node:
@@ -135,19 +142,8 @@ class Router:
         wait_for(lambda: want <= self.subscribed(), timeout, 0.05, f"{want} to subscribe")
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout)
+        if self.proc is not None:
+            stop_master(self.proc, timeout)
 
 
 def send_storm(tag: str, **options: Any) -> RemoteTaskHandle:

@@ -130,6 +130,28 @@ class RuntimeClient:
         )
 
 
+def stop_master(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
+    """Stop a uWSGI master started in its own session, by its PID: SIGINT (graceful shutdown),
+    then SIGKILL of its process group if it does not go; its exit code."""
+    pid = proc.pid
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        # resent: a SIGINT that lands while the master is still spawning is lost
+        os.kill(pid, signal.SIGINT)
+        try:
+            proc.wait(2.0)
+        except subprocess.TimeoutExpired:
+            pass
+    # Whatever the master left behind (it was killed, or a child hangs) goes with the group.
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if proc.poll() is None:
+        proc.wait(timeout)
+    return proc.returncode
+
+
 class UwsgiInstance(RuntimeClient):
     """One uWSGI master (and its workers and spoolers) in its own process group."""
 
@@ -197,26 +219,7 @@ class UwsgiInstance(RuntimeClient):
             return False
 
     def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGINT the master (graceful shutdown), SIGKILL the group if it does not go."""
-        if self.proc is None:
-            return None
-        pid = self.proc.pid
-        deadline = time.monotonic() + timeout
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            # resent: a SIGINT that lands while the master is still spawning is lost
-            os.kill(pid, signal.SIGINT)
-            try:
-                self.proc.wait(2.0)
-            except subprocess.TimeoutExpired:
-                pass
-        # Whatever the master left behind (it was killed, or a child hangs) goes with the group.
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        if self.proc.poll() is None:
-            self.proc.wait(timeout)
-        return self.proc.returncode
+        return None if self.proc is None else stop_master(self.proc, timeout)
 
     def __enter__(self) -> UwsgiInstance:
         # An instance started already is used as it is: starting it again would launch a second
