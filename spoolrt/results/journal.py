@@ -45,6 +45,7 @@ from typing import Any
 from spoolrt.core.errors import ResultStoreError
 from spoolrt.results.journal_format import encode
 from spoolrt.results.journal_peers import MERGED_SQL, Peer, Record, merge
+from spoolrt.results.journal_upkeep import forget_gone_files, sweep_temporaries
 from spoolrt.results.sqlite_connection import SQLiteConnection
 from spoolrt.results.sqlite_schema import FINISHED_SQL, JOURNAL_TABLE, PEEK_SQL, STATUS_BY_VALUE
 from spoolrt.spooldir.presence import HOST
@@ -205,6 +206,14 @@ class Journal:
                 self._merge_own()
             self._refresh()
             self._merge_dead()
+
+    def upkeep(self, now: float) -> None:
+        """Drop what group commit left that nothing needs (``spoolrt.results.journal_upkeep``):
+        rows of journal files long gone, and empty temporaries of killed processes."""
+        with self._lock:
+            self._here()
+            self.db.call(lambda conn: forget_gone_files(conn, self.directory, now))
+            sweep_temporaries(self.directory)
 
     def close(self) -> None:
         """Merge what this process journaled and drop its file and its view of the others."""

@@ -270,6 +270,7 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
     def purge_expired(self, now: float | None = None) -> int:
         cutoff = self._clock() if now is None else now
         self._journal.settle_all()
+        self._journal.upkeep(cutoff)
         purged = 0
         after_seq = 0
         while True:

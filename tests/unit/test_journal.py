@@ -7,6 +7,7 @@ its pid (SIGKILL where the test is about a kill).
 
 from __future__ import annotations
 
+import fcntl
 import marshal
 import os
 import signal
@@ -14,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import pytest
 from spoolrt.core.outcomes import TaskStatus
 from spoolrt.results import SQLiteResultStore
 from spoolrt.results.journal_format import decode, encode, is_torn, scan
+from spoolrt.results.journal_upkeep import JOURNAL_ROW_KEEP
 
 CHILD = textwrap.dedent(
     """
@@ -205,3 +208,62 @@ def test_a_record_that_is_not_a_stores_is_refused_not_applied(store_path: Path) 
             reader.close()
     finally:
         owner.close()
+
+
+def journal_rows(store_path: Path) -> list[str]:
+    conn = sqlite3.connect(store_path)
+    try:
+        return sorted(r[0] for r in conn.execute("SELECT name FROM spoolrt_journal"))
+    finally:
+        conn.close()
+
+
+def test_the_offsets_of_journal_files_long_gone_are_forgotten(
+    child: Child, store_path: Path
+) -> None:
+    """Every journal file leaves a row (its merged offset); once the file has been gone for
+    the keep time nothing can merge it again, so the row goes: the table stays bounded."""
+    child.do("finish a")
+    child.kill()
+    store = SQLiteResultStore(store_path, purge_interval=None, group_commit=True)
+    try:
+        store.flush()  # merges the dead child's file and unlinks it
+        gone = journal_rows(store_path)
+        assert len(gone) == 1 and journals(store_path) == []
+        store.finished("b", TaskStatus.DONE, attempt=1)
+        store._journal.settle_all()  # this live process's own file: its row must stay
+        live = [n for n in journal_rows(store_path) if n not in gone]
+        assert len(live) == 1 and journals(store_path) == live
+        store.purge_expired()  # both rows are recent: kept
+        assert journal_rows(store_path) == sorted(gone + live)
+        store.purge_expired(now=time.time() + 2 * JOURNAL_ROW_KEEP)
+        assert journal_rows(store_path) == live  # the gone file's row went, the live one stays
+        assert store.get("a") is not None and store.get("b") is not None
+    finally:
+        store.close()
+
+
+def test_an_empty_temporary_left_by_a_kill_is_removed_once_its_owner_is_gone(
+    store_path: Path,
+) -> None:
+    """A kill between creating a journal under its temporary name and renaming it leaves an
+    empty ``.tmp``; it is removed once it is old and unlocked, never while its owner holds it."""
+    store = SQLiteResultStore(store_path, purge_interval=None, group_commit=True)
+    try:
+        store.finished("a", TaskStatus.DONE, attempt=1)
+        directory = Path(str(store_path) + ".journals")
+        dead = directory / ".vm-1-dead-0.log.tmp"
+        held = directory / ".vm-2-held-0.log.tmp"
+        fresh = directory / ".vm-3-fresh-0.log.tmp"
+        for path in (dead, held, fresh):
+            path.touch()
+        for path in (dead, held):
+            os.utime(path, (time.time() - 3600, time.time() - 3600))
+        with open(held, "rb") as holder:
+            fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a live owner holds it
+            store.purge_expired()
+            assert not dead.exists()
+            assert held.exists() and fresh.exists()
+        assert store.get("a") is not None
+    finally:
+        store.close()
