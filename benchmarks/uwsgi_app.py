@@ -13,12 +13,14 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from benchmarks import split_timer
 from benchmarks.ops import run_op
 from benchmarks.subject import ENV_ADAPTER, Settings, load_adapter
 
 _settings = Settings.from_env()
 _adapter = load_adapter(_settings.extra[ENV_ADAPTER], _settings)
 _adapter.install()
+split_timer.install()  # only with $BENCH_SPLIT_DIR (python -m benchmarks.drain_split)
 
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -52,3 +52,27 @@ def test_quick_run_prints_a_table_for_each_subject_and_writes_json(tmp_path: Pat
     assert set(record["samples"]["tmpfs"]) == {"uwsgi-raw", "huey-sqlite"}
     assert record["errors"] == []
     assert not (tmp_path / "latest.md").exists()
+
+
+def test_drain_split_times_the_callable_inside_each_spooler(tmp_path: Path) -> None:
+    """Each subject's row comes out, and its time inside the callable is measured (not zero)
+    and smaller than its wall time: the timer ran in the spooler process of each uWSGI."""
+    assert _uwsgi_available(), "the dev extras install uwsgi"
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.drain_split", "--n", "1000", "--reps", "1"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    rows = {
+        line.split(" | ")[0].lstrip("| "): line.split(" | ")
+        for line in completed.stdout.splitlines()
+        if line.startswith(("| uwsgi-raw ", "| spoolrt-uwsgi"))
+    }
+    assert set(rows) == {"uwsgi-raw", "spoolrt-uwsgi-noresults", "spoolrt-uwsgi"}
+    for cells in rows.values():
+        wall, inside = float(cells[2]), float(cells[3])
+        assert 0 < inside < wall
