@@ -20,7 +20,7 @@ look, from where it last read) indexing the task ids of their records. A point r
 of a task first asks whether an unmerged record names it and, if so, merges that file first;
 queries and counts merge everything visible first. The directory is listed again when its
 mtime changes, and also while that change is so recent that a file created in the same clock
-tick would not move the mtime again (see ``_RELIST_MARGIN``).
+tick would not move the mtime again (``journal_peers.PeerView``).
 
 Rotation. The owner merges after ``batch`` records or ``delay`` seconds (at its next record,
 from the schedule tick, or on ``close``); past ``rotate_bytes`` it opens the next file and
@@ -44,15 +44,19 @@ from typing import Any
 
 from spoolrt.core.errors import ResultStoreError
 from spoolrt.results.journal_format import encode
-from spoolrt.results.journal_peers import MERGED_SQL, Peer, Record, merge
+from spoolrt.results.journal_peers import MERGED_SQL, Peer, PeerView, Record, merge
 from spoolrt.results.journal_upkeep import forget_gone_files, sweep_temporaries
 from spoolrt.results.sqlite_connection import SQLiteConnection
-from spoolrt.results.sqlite_schema import FINISHED_SQL, JOURNAL_TABLE, PEEK_SQL, STATUS_BY_VALUE
+from spoolrt.results.sqlite_schema import (
+    FINISHED_SQL,
+    JOURNAL_TABLE,
+    PEEK_SQL,
+    ROW_SQL,
+    STATUS_BY_VALUE,
+    is_final_row,
+)
 from spoolrt.spooldir.presence import HOST
 
-#: Seconds after a directory's mtime before a listing is trusted to show every file created
-#: since: file times come from a coarse clock (one tick is 1-10 ms on Linux).
-_RELIST_MARGIN = 0.02
 #: Records a process merges in one transaction (64: 3.9-4.7 us a record, against 10-15 alone).
 BATCH = 64
 #: Seconds a record may wait in its journal before its owner merges it (readers see it anyway).
@@ -66,6 +70,9 @@ _journals: weakref.WeakSet[Journal] = weakref.WeakSet()
 
 class Journal:
     """The group-commit journal of one store file in one process (threads share it)."""
+
+    _fd: int
+    _view: PeerView
 
     def __init__(
         self,
@@ -87,10 +94,11 @@ class Journal:
 
     def _reset(self) -> None:
         """Start afresh in this process, leaving a parent's files and locks to the parent."""
-        for fd in [getattr(self, "_fd", -1)] + [p.fd for p in getattr(self, "_peers", {}).values()]:
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        if getattr(self, "_fd", -1) >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        if hasattr(self, "_view"):
+            self._view.close()
         self._pid = os.getpid()
         self._prefix = f"{HOST}-{self._pid}-{secrets.token_hex(4)}-"
         self._gen = 0
@@ -100,9 +108,7 @@ class Journal:
         self._pending: list[Record] = []
         self._pending_ids: set[str] = set()
         self._first_at = 0.0
-        self._peers: dict[str, Peer] = {}
-        self._mtime = -1
-        self._listed_at = 0.0
+        self._view = PeerView(self.directory, self._prefix)
         self._swept = False
         self._unknown: str | None = None
 
@@ -225,51 +231,18 @@ class Journal:
             if self._fd >= 0:
                 self._retire()
                 self._gen += 1
-            for peer in self._peers.values():
-                os.close(peer.fd)
-            self._peers, self._mtime = {}, -1
+            self._view.close()
 
     # --- every reader's side ------------------------------------------------------------------
 
     def _refresh(self) -> None:
         try:
-            st = os.stat(self.directory)
-        except (FileNotFoundError, NotADirectoryError):
-            # Nothing journaled yet. Made now, so that later looks are a plain stat, not a
-            # raised exception each (a store without group commit looks twice a task).
-            with contextlib.suppress(OSError):
-                os.mkdir(self.directory, 0o700)
-            return
-        try:
-            if (
-                st.st_mtime_ns != self._mtime
-                or self._listed_at < st.st_mtime_ns / 1e9 + _RELIST_MARGIN
-            ):
-                self._relist(st.st_mtime_ns)
-            for peer in self._peers.values():
-                peer.read()
+            self._view.refresh()
         except OSError as exc:  # unreadable journals: an answer without them could be wrong
             raise ResultStoreError(f"cannot read the journals in {self.directory}: {exc}") from exc
         if not self._swept:
             self._swept = True  # the first look in a process also takes over dead journals
             self._merge_dead()
-
-    def _relist(self, mtime: int) -> None:
-        self._mtime, self._listed_at = mtime, time.time()
-        try:
-            names = {n for n in os.listdir(self.directory) if n.endswith(".log")}
-        except FileNotFoundError:
-            names = set()
-        names = {n for n in names if not n.startswith(self._prefix)}  # not this process's
-        for name in set(self._peers) - names:
-            os.close(self._peers.pop(name).fd)
-        for name in names - set(self._peers):
-            path = os.path.join(self.directory, name)
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                continue
-            self._peers[name] = Peer(path, name, fd)
 
     def _unmerged(self, peers: Sequence[Peer], task_id: str | None) -> list[Peer]:
         """Of ``peers``, those holding records (of ``task_id``, or any) past their merged
@@ -285,8 +258,9 @@ class Journal:
         found = []
         for peer in peers:
             done = merged.get(peer.name, 0)
+            peer.merged = max(peer.merged, done)
             if done >= peer.offset:
-                peer.ids.clear()
+                peer.forget()
                 continue
             if task_id is None or peer.ids.get(task_id, 0) > done:
                 found.append(peer)
@@ -302,10 +276,10 @@ class Journal:
 
         self.db.call(work)
         for peer in peers:
-            peer.ids.clear()
+            peer.forget()
 
     def _merge_dead(self) -> None:
-        for peer in list(self._peers.values()):
+        for peer in list(self._view.peers.values()):
             try:
                 fcntl.flock(peer.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -314,7 +288,7 @@ class Journal:
             self._merge_peers([peer])
             with contextlib.suppress(OSError):
                 os.unlink(peer.path)
-            os.close(self._peers.pop(peer.name).fd)
+            self._view.drop(peer.name)
 
     def unknown(self, task_id: str) -> None:
         """The store found nothing of ``task_id``, journaled or in SQLite, just now."""
@@ -327,8 +301,51 @@ class Journal:
             if task_id in self._pending_ids:
                 return True
             self._refresh()
-            peers = [p for p in self._peers.values() if task_id in p.ids]
+            peers = self._view.holding(task_id)
             return bool(peers) and bool(self._unmerged(peers, task_id))
+
+    def point_read(self, task_id: str) -> tuple[Sequence[Any] | None, Sequence[Any] | None]:
+        """``task_id``'s row in SQLite (``ROW_SQL``, None when it has none) and the
+        ``FINISHED_SQL`` parameters of an unmerged record of it in another process's journal
+        (None when there is none), as of one SQLite snapshot; see ``finished_over``.
+
+        Nothing is merged: a status read must not take the write lock from the spoolers. This
+        process's own records are merged first instead, as ``settle`` does (its own batch).
+        Should two journals hold an unmerged final record of the task (two copies ran at
+        once), the first found is shown until a merge decides which one stays.
+        """
+        with self._lock:
+            self._here()
+            self._unknown = None
+            if task_id in self._pending_ids:
+                self._merge_own()
+            row = self.db.call(lambda conn: conn.execute(ROW_SQL, (task_id,)).fetchone())
+            if row is not None and is_final_row(row):
+                return row, None  # the first final write wins: no journal can change it
+            # Read again after looking at the journals: one may have been merged (a dead
+            # process's, by this look) and dropped meanwhile, taking the record out of view.
+            self._refresh()
+            peers = self._view.holding(task_id)
+            if not peers:
+                return self.db.call(lambda conn: conn.execute(ROW_SQL, (task_id,)).fetchone()), None
+            marks = ", ".join("?" * len(peers))
+            offsets_sql = f"SELECT name, merged_to FROM {JOURNAL_TABLE} WHERE name IN ({marks})"
+
+            def read(conn: sqlite3.Connection) -> tuple[Any, dict[str, int]]:
+                conn.execute("BEGIN")  # one snapshot: offsets and row agree
+                try:
+                    merged = dict(conn.execute(offsets_sql, [p.name for p in peers]).fetchall())
+                    return conn.execute(ROW_SQL, (task_id,)).fetchone(), merged
+                finally:
+                    conn.execute("COMMIT")
+
+            row, merged = self.db.call(read)
+            for peer in peers:
+                peer.merged = max(peer.merged, merged.get(peer.name, 0))
+                params = peer.record_of(task_id) if peer.may_hold(task_id) else None
+                if params:
+                    return row, params
+            return row, None
 
     def settle(self, task_id: str) -> None:
         """Merge the journals that hold an unmerged record of ``task_id``: before a point read
@@ -339,7 +356,7 @@ class Journal:
             if task_id in self._pending_ids:
                 self._merge_own()
             self._refresh()
-            peers = [p for p in self._peers.values() if task_id in p.ids]
+            peers = self._view.holding(task_id)
             hits = self._unmerged(peers, task_id) if peers else []
             if hits:
                 self._merge_peers(hits)
@@ -351,7 +368,7 @@ class Journal:
             self._unknown = None
             self._merge_own()
             self._refresh()
-            behind = self._unmerged(list(self._peers.values()), None)
+            behind = self._unmerged(list(self._view.peers.values()), None)
             if behind:
                 self._merge_peers(behind)
 

@@ -66,14 +66,15 @@ from spoolrt.results.sqlite_schema import (
     CLAIM_PURGE_SQL,
     DELETE_SQL,
     ENQUEUED_SQL,
+    EXPIRES_AT,
     FINISHED_SQL,
-    GET_SQL,
     PEEK_SQL,
     PURGE_SELECT_SQL,
     RETRYING_SQL,
     STARTED_SQL,
     STATUS_BY_VALUE,
     TABLE,
+    finished_over,
     record_of,
 )
 
@@ -289,9 +290,10 @@ class SQLiteResultStore(SQLitePurge, ResultStore):
     # --- reads --------------------------------------------------------------------------------
 
     def get(self, task_id: str) -> TaskRecord | None:
-        self._journal.settle(task_id)
-        rows = self._db.read(GET_SQL, (task_id, self._clock()))
-        return record_of(rows[0]) if rows else None
+        row, journaled = self._journal.point_read(task_id)
+        if journaled is not None:  # as SQLite will have it once merged
+            row = finished_over(row, journaled)
+        return record_of(row) if row is not None and row[EXPIRES_AT] > self._clock() else None
 
     def known(self, task_id: str) -> bool:
         """Whether any row names ``task_id`` (expired or not): the dispatcher's duplicate

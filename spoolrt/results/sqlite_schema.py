@@ -93,6 +93,11 @@ RETRYING_SQL = f"""
     WHERE status NOT IN {FINAL_SQL} AND attempt <= excluded.attempt
 """
 
+#: The columns ``FINISHED_SQL`` fills only where the row has none; it sets every other one.
+FINISHED_FILLS = (
+    "name", "spooler", "max_attempts", "started_at", "pid", "enqueued_at", "scheduled_for",
+)  # fmt: skip
+
 FINISHED_SQL = f"""
     INSERT INTO {TABLE} (task_id, status, attempt, finished_at, expires_at, result,
                           result_serializer, error, traceback, reason, name, spooler,
@@ -103,16 +108,54 @@ FINISHED_SQL = f"""
         finished_at = excluded.finished_at, expires_at = excluded.expires_at,
         result = excluded.result, result_serializer = excluded.result_serializer,
         error = excluded.error, traceback = excluded.traceback, reason = excluded.reason,
-        {
-    fill_columns(
-        "name", "spooler", "max_attempts", "started_at", "pid", "enqueued_at", "scheduled_for"
-    )
-}
+        {fill_columns(*FINISHED_FILLS)}
     WHERE status NOT IN {FINAL_SQL}
 """
 
+#: ``FINISHED_SQL``'s parameters, in order (a journal record holds exactly these).
+FINISHED_FIELDS = (
+    "task_id", "status", "attempt", "finished_at", "expires_at", "result", "result_serializer",
+    "error", "traceback", "reason", "name", "spooler", "max_attempts", "started_at", "pid",
+    "enqueued_at", "scheduled_for",
+)  # fmt: skip
+_COLUMN_NAMES = tuple(c.strip() for c in COLUMNS.split(","))
+#: Where a row (``COLUMNS`` order) holds its expiry time.
+EXPIRES_AT = _COLUMN_NAMES.index("expires_at")
+_FINAL_VALUES = frozenset(s.value for s in FINAL_STATUSES)
+
+
+_STATUS_AT = _COLUMN_NAMES.index("status")
+
+
+def is_final_row(row: Sequence[Any]) -> bool:
+    """Whether a row (``COLUMNS`` order) holds a final status."""
+    return row[_STATUS_AT] in _FINAL_VALUES
+
+
+def finished_over(row: Sequence[Any] | None, params: Sequence[Any]) -> tuple[Any, ...]:
+    """The row (``COLUMNS`` order) that ``FINISHED_SQL`` with ``params`` leaves over ``row``
+    (the task's row as it is, expired or not; None when there is none).
+
+    A journaled record is read this way without merging it, so a status read never takes the
+    write lock (``spoolrt.results.journal``). It must say exactly what the statement does;
+    ``tests/unit/test_finished_over.py`` holds the two against each other.
+    """
+    new = dict(zip(FINISHED_FIELDS, params, strict=True))
+    if row is None:
+        return tuple(new[c] for c in _COLUMN_NAMES)
+    if is_final_row(row):
+        return tuple(row)  # the first final write wins
+    merged = dict(zip(_COLUMN_NAMES, row, strict=True))
+    for column in FINISHED_FIELDS:
+        if column == "attempt":
+            merged[column] = max(merged[column], new[column])
+        elif column not in FINISHED_FILLS or merged[column] is None:
+            merged[column] = new[column]
+    return tuple(merged[c] for c in _COLUMN_NAMES)
+
+
 PEEK_SQL = f"SELECT status, attempt, pid FROM {TABLE} WHERE task_id = ?"
-GET_SQL = f"SELECT {COLUMNS} FROM {TABLE} WHERE task_id = ? AND expires_at > ?"
+ROW_SQL = f"SELECT {COLUMNS} FROM {TABLE} WHERE task_id = ?"
 DELETE_SQL = f"DELETE FROM {TABLE} WHERE task_id = ?"
 PURGE_PAGE = 500
 PURGE_SELECT_SQL = (

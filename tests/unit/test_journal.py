@@ -267,3 +267,48 @@ def test_an_empty_temporary_left_by_a_kill_is_removed_once_its_owner_is_gone(
         assert store.get("a") is not None
     finally:
         store.close()
+
+
+def test_a_point_read_of_a_live_peers_record_writes_nothing(child: Child, store_path: Path) -> None:
+    """``get`` answers from a live peer's journal without merging it: a web worker polling a
+    status must not take the store's write lock from the spoolers (it did, once a poll)."""
+    child.do("finish a")
+    reader = SQLiteResultStore(store_path, purge_interval=None)
+    try:
+        record = reader.get("a")
+        assert record is not None and record.status is TaskStatus.DONE and record.attempt == 1
+        assert "a" not in rows(store_path)  # still only journaled: the read merged nothing
+        assert reader.get("b") is None
+    finally:
+        reader.close()
+
+
+def test_a_point_read_does_not_bring_back_a_merged_record_deleted_since(
+    child: Child, store_path: Path
+) -> None:
+    child.do("finish a")
+    reader = SQLiteResultStore(store_path, purge_interval=None)
+    try:
+        assert reader.counts()[TaskStatus.DONE] == 1  # a query merges every journal first
+        assert rows(store_path) == {"a": "done"}
+        assert reader.delete("a")
+        assert reader.get("a") is None  # the journal still holds it, merged: it stays gone
+        assert not reader.known("a")
+    finally:
+        reader.close()
+
+
+def test_a_point_read_finds_a_record_a_dead_process_left_journaled(
+    child: Child, store_path: Path
+) -> None:
+    """A process's first look at the journals merges the dead ones and drops them from view:
+    the read that made that look must answer from what it merged."""
+    child.do("finish a")
+    child.kill()
+    reader = SQLiteResultStore(store_path, purge_interval=None)
+    try:
+        record = reader.get("a")  # the first look: it merges the dead child's journal
+        assert record is not None and record.status is TaskStatus.DONE
+        assert rows(store_path) == {"a": "done"}
+    finally:
+        reader.close()
