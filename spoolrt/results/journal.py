@@ -44,12 +44,11 @@ from typing import Any
 
 from spoolrt.core.errors import ResultStoreError
 from spoolrt.results.journal_format import encode
-from spoolrt.results.journal_peers import MERGED_SQL, Peer, PeerView, Record, merge
+from spoolrt.results.journal_peers import MERGED_SQL, Peer, PeerView, Record, merge, offsets_sql
 from spoolrt.results.journal_upkeep import forget_gone_files, sweep_temporaries
 from spoolrt.results.sqlite_connection import SQLiteConnection
 from spoolrt.results.sqlite_schema import (
     FINISHED_SQL,
-    JOURNAL_TABLE,
     PEEK_SQL,
     ROW_SQL,
     STATUS_BY_VALUE,
@@ -108,7 +107,7 @@ class Journal:
         self._pending: list[Record] = []
         self._pending_ids: set[str] = set()
         self._first_at = 0.0
-        self._view = PeerView(self.directory, self._prefix)
+        self._view = PeerView(self.directory, self._prefix, self._merged_offsets)
         self._swept = False
         self._unknown: str | None = None
 
@@ -244,17 +243,15 @@ class Journal:
             self._swept = True  # the first look in a process also takes over dead journals
             self._merge_dead()
 
+    def _merged_offsets(self, names: list[str]) -> dict[str, int]:
+        return dict(self.db.read(offsets_sql(len(names)), names))
+
     def _unmerged(self, peers: Sequence[Peer], task_id: str | None) -> list[Peer]:
         """Of ``peers``, those holding records (of ``task_id``, or any) past their merged
         offset; forgets the ids the store already has."""
         if not peers:
             return []
-        marks = ", ".join("?" * len(peers))
-        rows = self.db.read(
-            f"SELECT name, merged_to FROM {JOURNAL_TABLE} WHERE name IN ({marks})",
-            [p.name for p in peers],
-        )
-        merged = dict(rows)
+        merged = self._merged_offsets([p.name for p in peers])
         found = []
         for peer in peers:
             done = merged.get(peer.name, 0)
@@ -328,13 +325,12 @@ class Journal:
             peers = self._view.holding(task_id)
             if not peers:
                 return self.db.call(lambda conn: conn.execute(ROW_SQL, (task_id,)).fetchone()), None
-            marks = ", ".join("?" * len(peers))
-            offsets_sql = f"SELECT name, merged_to FROM {JOURNAL_TABLE} WHERE name IN ({marks})"
+            offsets = offsets_sql(len(peers))
 
             def read(conn: sqlite3.Connection) -> tuple[Any, dict[str, int]]:
                 conn.execute("BEGIN")  # one snapshot: offsets and row agree
                 try:
-                    merged = dict(conn.execute(offsets_sql, [p.name for p in peers]).fetchall())
+                    merged = dict(conn.execute(offsets, [p.name for p in peers]).fetchall())
                     return conn.execute(ROW_SQL, (task_id,)).fetchone(), merged
                 finally:
                     conn.execute("COMMIT")

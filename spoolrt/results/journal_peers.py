@@ -8,7 +8,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from spoolrt.results.journal_format import decode, scan, task_id_of
@@ -21,6 +21,13 @@ ADVANCE_SQL = (
     "updated_at = excluded.updated_at"
 )
 _READ_CHUNK = 1 << 20
+
+
+def offsets_sql(count: int) -> str:
+    """The merged offsets of ``count`` journal files, by name."""
+    return f"SELECT name, merged_to FROM {JOURNAL_TABLE} WHERE name IN ({', '.join('?' * count)})"
+
+
 #: Seconds after a directory's mtime before a listing is trusted to show every file created
 #: since: file times come from a coarse clock (one tick is 1-10 ms on Linux).
 _RELIST_MARGIN = 0.02
@@ -124,8 +131,16 @@ class PeerView:
     a file created in the same clock tick would not move it again), each read on from where
     it was."""
 
-    def __init__(self, directory: str, own_prefix: str) -> None:
+    def __init__(
+        self,
+        directory: str,
+        own_prefix: str,
+        merged_offsets: Callable[[list[str]], dict[str, int]] | None = None,
+    ) -> None:
         self.directory, self.own_prefix = directory, own_prefix
+        # Asked once for the files a listing finds new, so that a fresh reader (a CLI command,
+        # a dashboard request) skips what is merged instead of reading up to 1 MiB of each.
+        self.merged_offsets = merged_offsets
         self.peers: dict[str, Peer] = {}
         self._mtime = -1
         self._listed_at = 0.0
@@ -168,6 +183,7 @@ class PeerView:
         names = {n for n in names if not n.startswith(self.own_prefix)}  # not this process's
         for name in set(self.peers) - names:
             self.drop(name)
+        new = []
         for name in names - set(self.peers):
             path = os.path.join(self.directory, name)
             try:
@@ -175,3 +191,7 @@ class PeerView:
             except FileNotFoundError:
                 continue
             self.peers[name] = Peer(path, name, fd)
+            new.append(name)
+        if new and self.merged_offsets is not None:
+            for name, merged in self.merged_offsets(new).items():
+                self.peers[name].merged = merged

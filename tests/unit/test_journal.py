@@ -312,3 +312,29 @@ def test_a_point_read_finds_a_record_a_dead_process_left_journaled(
         assert rows(store_path) == {"a": "done"}
     finally:
         reader.close()
+
+
+def test_a_fresh_reader_skips_what_a_live_journal_has_merged(
+    child: Child, store_path: Path
+) -> None:
+    """A CLI command or a dashboard request is a fresh reader: it must not read a live
+    spooler's journal from its start (up to 1 MiB) when the records are in SQLite already."""
+    for task_id in ("a", "b", "c"):
+        child.do(f"finish {task_id}")
+    merger = SQLiteResultStore(store_path, purge_interval=None)
+    try:
+        assert merger.counts()[TaskStatus.DONE] == 3  # merges the child's journal
+    finally:
+        merger.close()
+    child.do("finish d")  # one record past the merged offset
+    reader = SQLiteResultStore(store_path, purge_interval=None)
+    try:
+        reader._journal._refresh()
+        (peer,) = reader._journal._view.peers.values()
+        assert set(peer.ids) == {"d"}  # a, b and c were skipped unread
+        assert peer.offset == os.path.getsize(peer.path)
+        record = reader.get("d")
+        assert record is not None and record.status is TaskStatus.DONE
+        assert reader.get("a") is not None
+    finally:
+        reader.close()
