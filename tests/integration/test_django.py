@@ -95,7 +95,8 @@ def test_view_spools_on_commit_and_the_spooler_runs_the_orm_task(served: ServedC
     assert state["task"]["result"] == {"order": order["id"], "status": "fulfilled"}
     spooler_pid = order["fulfilled_by_pid"]
     assert spooler_pid not in (None, served.proc.pid if served.proc else None)
-    assert served.pending() == []
+    # The outcome is stored before uWSGI removes the file: it goes right after, never stays.
+    wait_for(lambda: served.pending() == [], what="the spool file to go")
     # The key came from SECRET_KEY in the web worker and in the spooler: no key file.
     assert not Path(served.env["SPOOLRT_KEY_FILE"]).exists()
 

@@ -54,7 +54,8 @@ def test_view_spools_a_task_that_a_uwsgi_spooler_runs_in_an_app_context(
     # REPORT_TITLE comes from app.config: the spooler ran the task inside an app context.
     assert report["result"]["title"] == "Word count"
     assert report["result"]["words"] == 6 and report["result"]["distinct"] == 4
-    assert served.pending() == []
+    # The outcome is stored before uWSGI removes the file: it goes right after, never stays.
+    wait_for(lambda: served.pending() == [], what="the spool file to go")
     # Web workers and the spooler signed and verified with the key derived from SECRET_KEY:
     # no key file was generated.
     assert not Path(os.environ["SPOOLRT_KEY_FILE"]).exists()

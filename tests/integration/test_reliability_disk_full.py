@@ -52,7 +52,7 @@ def test_a_full_disk_does_not_rerun_the_task_body(full_runtime: UwsgiInstance) -
 
     filler.unlink()
     wait_for(lambda: len(runtime.area("failed")) == TASKS, timeout=90, what="all to end failed")
-    assert runtime.pending() == []
+    wait_for(lambda: runtime.pending() == [], what="their files to go")  # removed after
     runs = Counter((r["tag"], r["attempt"]) for r in runtime.runs("always_fails"))
     assert {attempt for _tag, attempt in runs} == set(range(1, ATTEMPTS + 1))
     assert max(runs.values()) <= processes, runs

@@ -72,6 +72,11 @@ class Node:
         return Counter((r["tag"], r["attempt"]) for r in self.uwsgi.runs(task))
 
 
+def drained(node: Node) -> bool:
+    """Whether the node's spool directory holds no spool file (for ``wait_for``)."""
+    return node.uwsgi.pending() == []
+
+
 class Router:
     """A uWSGI fastrouter with its subscription server (fastrouter.ini), by PID."""
 
