@@ -16,8 +16,10 @@ advances it in the same transaction as the records. So a record is applied once,
 record deleted or purged after its merge is never brought back by a later one.
 
 Readers. Every process keeps a view of the other processes' files (one ``pread`` per file per
-look, from where it last read) indexing the task ids of their records. A point read or write
-of a task first asks whether an unmerged record names it and, if so, merges that file first;
+look, from where it last read or from its merged offset, whichever is further) indexing the
+task ids of their records. A point write of a task first asks whether an unmerged record names
+it and, if so, merges that file first; a point read takes the record from the file and applies
+it to the row itself (``point_read``), so readers never take the write lock from the spoolers;
 queries and counts merge everything visible first. The directory is listed again when its
 mtime changes, and also while that change is so recent that a file created in the same clock
 tick would not move the mtime again (``journal_peers.PeerView``).

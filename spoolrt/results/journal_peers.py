@@ -1,5 +1,5 @@
-"""Applying journal records to SQLite exactly once, and reading another process's journal
-file incrementally (see ``spoolrt.results.journal``)."""
+"""Applying journal records to SQLite exactly once, reading another process's journal file
+incrementally, and the view of a directory of them (see ``spoolrt.results.journal``)."""
 
 from __future__ import annotations
 
