@@ -157,16 +157,19 @@ def test_uwsgi_spoolers_and_the_worker_share_a_directory_with_retries_and_parked
                 spool_dirs=[str(uwsgi.spool_dir)], secret_key=SECRET_KEY, park_after=1
             )
             tags: set[str] = set()
+            parked: list[str] = []  # where the enqueue put them: the tick promotes them soon
+            parked_area = str(uwsgi.spool_dir / ".spoolrt" / "parked") + os.sep
             for i in range(SHARED_TASKS):
                 tag = f"s{i}"
                 tags.add(tag)
                 if i % 10 == 0:  # parked, due in 3 s
-                    local_call("coretasks:storm", tag, postpone=3)
+                    handle = local_call("coretasks:storm", tag, postpone=3)
+                    if handle.path.startswith(parked_area):
+                        parked.append(handle.path)
                 elif i % 5 == 0:  # retried once
                     local_call("coretasks:storm", tag, True)
                 else:
                     local_call("coretasks:storm", tag)
-            parked = list((uwsgi.spool_dir / ".spoolrt" / "parked").rglob("uwsgi_spoolfile_on_*"))
             wait_for(
                 lambda: (
                     {r["tag"] for r in uwsgi.runs("storm")} == tags
