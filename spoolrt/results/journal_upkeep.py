@@ -38,8 +38,15 @@ def forget_gone_files(conn: sqlite3.Connection, directory: str, now: float) -> i
     gone = [n for n in names if not os.path.lexists(os.path.join(directory, n))]
     if not gone:
         return 0
-    with conn:  # one short write transaction; re-checked so a fresh merge keeps its row
+    # One short write; each delete re-checks the time, so a row a merge just advanced stays.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
         conn.executemany(_DELETE_ROW_SQL, [(name, cutoff) for name in gone])
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
     return len(gone)
 
 
