@@ -27,6 +27,7 @@ from spoolrt import (
     SpoolWriteError,
     configure,
 )
+from tests.support.machine import unavailable
 from tests.support.tmpfs import fill, mounted_tmpfs, regular_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,7 +126,7 @@ else:
 @pytest.mark.parametrize("when", POSTPONES)
 def test_a_directory_this_user_may_not_write_is_unavailable(when: str) -> None:
     if os.geteuid() != 0:
-        pytest.skip("needs root to run the writer as another user")
+        unavailable("needs root to run the writer as another user")
     base = Path(tempfile.mkdtemp(prefix="spoolrt-perm-"))
     try:
         os.chmod(base, 0o755)

@@ -18,6 +18,7 @@ from spoolrt.core.errors import CorruptSpoolFile
 from spoolrt.runtime.dispatch import Dispatcher
 from spoolrt.spooldir.layout import ensure_state_dir, keep_aside
 from spoolrt.spooldir.parking import place_spool_file
+from tests.support.machine import unavailable
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ def test_a_file_in_place_of_an_area_is_refused(spool: Path) -> None:
 
 def test_an_area_owned_by_another_user_is_refused(spool: Path) -> None:
     if os.geteuid() != 0:
-        pytest.skip("needs root to chown a directory to another user")
+        unavailable("needs root to chown a directory to another user")
     failed = spool / ".spoolrt" / "failed"
     failed.mkdir()
     os.chown(failed, 65534, 65534)
